@@ -1,0 +1,79 @@
+"""Encryption of stored secrets and short-lived login values, at rest.
+
+AES-256-GCM with a key derived (HKDF-SHA256) from SSO_ADAPTER_SECRET_KEY. Each ciphertext
+names the key it was sealed with (`v1.<key id>.<nonce+ciphertext>`), so a new master key can
+be introduced while the old one still opens what it sealed. The associated data binds a
+ciphertext to its column and row, so a value copied into another row does not decrypt.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+_PREFIX = "v1"
+
+
+class SecretBoxError(Exception):
+    pass
+
+
+def _derive(master: str, purpose: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(
+        master.encode()
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class SecretBox:
+    def __init__(self, master_key: str, *old_master_keys: str):
+        if not master_key:
+            raise SecretBoxError("empty master key")
+        self._keys: dict[str, AESGCM] = {}
+        self._current = self._add(master_key)
+        for old in old_master_keys:
+            self._add(old)
+        # A separate derivation for keyed hashes (lookup keys of one-time values).
+        self._hash_key = _derive(master_key, b"sso-adapter lookup hash v1")
+
+    def _add(self, master: str) -> str:
+        key = _derive(master, b"sso-adapter secret box v1")
+        key_id = hashlib.sha256(key).hexdigest()[:8]
+        self._keys[key_id] = AESGCM(key)
+        return key_id
+
+    def seal(self, plaintext: str, *, context: str) -> str:
+        nonce = os.urandom(12)
+        sealed = self._keys[self._current].encrypt(nonce, plaintext.encode(), context.encode())
+        return f"{_PREFIX}.{self._current}.{_b64(nonce + sealed)}"
+
+    def open(self, token: str, *, context: str) -> str:
+        try:
+            prefix, key_id, body = token.split(".", 2)
+            if prefix != _PREFIX:
+                raise ValueError(prefix)
+            data = _unb64(body)
+            aead = self._keys[key_id]
+            return aead.decrypt(data[:12], data[12:], context.encode()).decode()
+        except (ValueError, KeyError, InvalidTag) as exc:
+            raise SecretBoxError("a stored secret could not be decrypted") from exc
+
+    def needs_reseal(self, token: str) -> bool:
+        return not token.startswith(f"{_PREFIX}.{self._current}.")
+
+    def lookup_hash(self, value: str) -> str:
+        """A keyed hash to find a row by a value that must not itself be stored."""
+        return hashlib.blake2b(value.encode(), key=self._hash_key, digest_size=32).hexdigest()

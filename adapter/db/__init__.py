@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy models, the engine, and one repository module per table family."""

@@ -1,0 +1,179 @@
+"""The schema. Alembic revisions in migrations/ build exactly this; a test checks for drift.
+
+Columns named `*_sealed` hold secrets encrypted by adapter.core.secretbox, never plaintext.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stored as naive UTC on every database, handed out timezone-aware."""
+
+    impl = DateTime(timezone=False)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Store(Base):
+    __tablename__ = "stores"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    store_hash: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(String(255))
+    client_secret_sealed: Mapped[str] = mapped_column(Text)
+    api_token_sealed: Mapped[str] = mapped_column(Text)
+    api_base_url: Mapped[str] = mapped_column(String(2048))
+    default_channel_id: Mapped[int] = mapped_column(Integer)
+    bind_request_ip: Mapped[bool] = mapped_column(Boolean, default=False)
+    app_client_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    app_client_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    channels: Mapped[list[Channel]] = relationship(
+        back_populates="store", cascade="all, delete-orphan", order_by="Channel.channel_id"
+    )
+
+
+class Channel(Base):
+    __tablename__ = "channels"
+    __table_args__ = (UniqueConstraint("store_id", "channel_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    storefront_url: Mapped[str] = mapped_column(String(2048))
+    delivery: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    login_token_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    graphql_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    storefront_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    return_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    exchange_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    store: Mapped[Store] = relationship(back_populates="channels")
+
+
+class Connection(Base):
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("store_id", "slug"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    slug: Mapped[str] = mapped_column(String(63))
+    protocol: Mapped[str] = mapped_column(String(8))
+    # Protocol settings without secrets, in the admin API's shape.
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    client_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Link(Base):
+    __tablename__ = "links"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "subject"),
+        Index("ix_links_store_id_customer_id", "store_id", "customer_id"),
+        Index("ix_links_store_id_email", "store_id", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(512))
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    login_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LoginState(Base):
+    """One login in flight, keyed by a hash of its `state`, bound to one browser."""
+
+    __tablename__ = "login_states"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(Integer)
+    redirect_to: Mapped[str] = mapped_column(String(2048))
+    # nonce, PKCE verifier, SAML request id, ...: sealed, since they are secrets until used.
+    payload_sealed: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class UsedValue(Base):
+    """A ledger of one-time values (assertion ids, token ids, claims) until they expire."""
+
+    __tablename__ = "used_values"
+
+    namespace: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class AuditEvent(Base):
+    """The audit trail. Keyed by store slug, not a foreign key: it outlives deleted stores."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_store_slug_id", "store_slug", "id"),)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    store_slug: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    connection_slug: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    actor: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

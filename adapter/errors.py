@@ -1,0 +1,68 @@
+"""The one exception hierarchy of the adapter.
+
+    AdapterError                      code, HTTP status, a message safe to show
+    ├── BadRequest              400   malformed or tampered request
+    ├── NotVerified             401   an assertion or token that does not verify
+    ├── NotAdmitted             403   a valid identity this store or channel does not admit
+    ├── NotFound                404   unknown store or connection
+    ├── UpstreamFailed          502   the IdP or BigCommerce failed
+    └── ConfigurationError      422   configuration that cannot be used (admin side)
+
+Each error carries `detail`, the precise reason, for the log and the audit trail only: a
+shopper sees the same page whichever check failed, so an attacker learns nothing from it.
+Only the web layer turns these into responses.
+"""
+
+from __future__ import annotations
+
+
+class AdapterError(Exception):
+    status = 500
+    code = "internal_error"
+    public_message = "Something went wrong on our side. Please try again later."
+
+    def __init__(self, detail: str, *, code: str | None = None, public_message: str | None = None):
+        super().__init__(detail)
+        self.detail = detail
+        if code is not None:
+            self.code = code
+        if public_message is not None:
+            self.public_message = public_message
+
+
+class BadRequest(AdapterError):
+    status = 400
+    code = "bad_request"
+    public_message = "The sign-in request was malformed or has expired. Please start again."
+
+
+class NotVerified(AdapterError):
+    status = 401
+    code = "not_verified"
+    public_message = "Your sign-in could not be verified. Please start again."
+
+
+class NotAdmitted(AdapterError):
+    status = 403
+    code = "not_admitted"
+    public_message = "Your account is not allowed to sign in to this store."
+
+
+class NotFound(AdapterError):
+    status = 404
+    code = "not_found"
+    public_message = "This sign-in link is not known here."
+
+
+class UpstreamFailed(AdapterError):
+    status = 502
+    code = "upstream_failed"
+    public_message = (
+        "A service we depend on did not answer as expected. Please try again in a few minutes."
+    )
+
+
+class ConfigurationError(AdapterError):
+    status = 422
+    code = "invalid_configuration"
+    public_message = "The configuration is not valid."

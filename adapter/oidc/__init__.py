@@ -1,0 +1,1 @@
+"""OpenID Connect relying party: discovery, keys, the code flow and ID token validation."""

@@ -1,0 +1,53 @@
+"""Settings, read once from the SSO_ADAPTER_* environment into one typed object."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SSO_ADAPTER_", extra="ignore")
+
+    database_url: str = "sqlite:///./sso-adapter.db"
+    public_url: str = "http://127.0.0.1:8000"
+    secret_key: SecretStr | None = None
+    admin_token: SecretStr | None = None
+    allow_insecure_loopback: bool = False
+
+    # Leeway for exp/iat/NotBefore checks: small, because every second widens replay windows.
+    clock_skew_seconds: int = Field(default=60, ge=0, le=300)
+    # Timeout of every outbound HTTP call (IdP and BigCommerce), in seconds.
+    http_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Longest wait for a BigCommerce 429 to reset before the login fails with 502.
+    rate_limit_max_wait_seconds: float = Field(default=15.0, ge=0, le=120)
+    login_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url_is_absolute(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        if parts.query or parts.fragment:
+            raise ValueError("must not carry a query or fragment")
+        return value.rstrip("/")
+
+    @property
+    def public_url_is_https(self) -> bool:
+        return self.public_url.startswith("https://")
+
+    def require_secret_key(self) -> str:
+        if self.secret_key is None or not self.secret_key.get_secret_value():
+            raise MissingSecretKey(
+                "SSO_ADAPTER_SECRET_KEY is not set: the service refuses to start"
+            )
+        return self.secret_key.get_secret_value()
+
+
+class MissingSecretKey(Exception):
+    """The master key is required for everything but the demo."""
