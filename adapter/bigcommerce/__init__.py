@@ -1,0 +1,1 @@
+"""BigCommerce: the Customers v3 API client."""

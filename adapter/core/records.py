@@ -1,0 +1,49 @@
+"""Configuration as the login flow sees it: plain records with secrets already opened."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapter.schemas import OidcConnectionBody, SamlConnectionBody
+
+
+@dataclass(frozen=True)
+class ChannelRecord:
+    channel_id: int
+    kind: str
+    storefront_url: str
+    delivery: str | None = None
+    login_token_path: str | None = None
+    graphql_url: str | None = None
+    storefront_token: str | None = None
+    return_url: str | None = None
+    exchange_secret: str | None = None
+
+
+@dataclass(frozen=True)
+class StoreRecord:
+    id: int
+    slug: str
+    store_hash: str
+    client_id: str
+    client_secret: str
+    api_token: str
+    api_base_url: str
+    default_channel_id: int
+    bind_request_ip: bool
+    app_client_id: str | None
+    app_client_secret: str | None
+    channels: tuple[ChannelRecord, ...]
+
+    def channel(self, channel_id: int) -> ChannelRecord | None:
+        return next((c for c in self.channels if c.channel_id == channel_id), None)
+
+
+@dataclass(frozen=True)
+class ConnectionRecord:
+    id: int
+    store_id: int
+    slug: str
+    protocol: str
+    settings: OidcConnectionBody | SamlConnectionBody
+    client_secret: str | None

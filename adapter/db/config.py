@@ -1,0 +1,208 @@
+"""Stores, channels and connections: the service layer the admin API and `apply` use.
+
+Secrets are sealed before they reach a row and opened only when a record is loaded for use.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pydantic import SecretStr
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from adapter.clock import Clock
+from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
+from adapter.core.secretbox import SecretBox
+from adapter.core.urls import check_outbound_url
+from adapter.db.models import Channel, Connection, Store
+from adapter.errors import ConfigurationError
+from adapter.schemas import (
+    ChannelBody,
+    OidcConnectionBody,
+    SamlConnectionBody,
+    StoreBody,
+)
+
+
+def _reveal(secret: SecretStr | None) -> str | None:
+    return None if secret is None else secret.get_secret_value()
+
+
+class ConfigRepository:
+    def __init__(
+        self, session: AsyncSession, box: SecretBox, clock: Clock, *, allow_loopback: bool
+    ):
+        self._session = session
+        self._box = box
+        self._clock = clock
+        self._allow_loopback = allow_loopback
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now(), UTC)
+
+    def _seal(self, value: str | None, context: str) -> str | None:
+        return None if value is None else self._box.seal(value, context=context)
+
+    def _open(self, value: str | None, context: str) -> str | None:
+        return None if value is None else self._box.open(value, context=context)
+
+    def _check_url(self, field: str, url: str | None) -> None:
+        if url is None:
+            return
+        reason = check_outbound_url(url, allow_insecure_loopback=self._allow_loopback)
+        if reason:
+            raise ConfigurationError(f"{field} {reason}", code="invalid_url")
+
+    # -- stores ---------------------------------------------------------------------------
+
+    async def _store_row(self, slug: str) -> Store | None:
+        return await self._session.scalar(
+            select(Store).where(Store.slug == slug).options(selectinload(Store.channels))
+        )
+
+    async def put_store(self, slug: str, body: StoreBody) -> bool:
+        """Create or replace a store; True when it was created."""
+        self._check_url("api_base_url", body.api_base_url)
+        for channel in body.channels:
+            prefix = f"channels[{channel.channel_id}]"
+            self._check_url(f"{prefix}.storefront_url", channel.storefront_url)
+            self._check_url(f"{prefix}.graphql_url", channel.graphql_url)
+            self._check_url(f"{prefix}.return_url", channel.return_url)
+        row = await self._store_row(slug)
+        created = row is None
+        now = self._now()
+        if row is None:
+            row = Store(slug=slug, created_at=now)
+            self._session.add(row)
+        ctx = f"store:{slug}"
+        row.store_hash = body.store_hash
+        row.client_id = body.client_id
+        row.client_secret_sealed = self._seal(_reveal(body.client_secret), f"{ctx}:client_secret")
+        row.api_token_sealed = self._seal(_reveal(body.api_token), f"{ctx}:api_token")
+        row.api_base_url = body.api_base_url.rstrip("/")
+        row.default_channel_id = body.default_channel_id
+        row.bind_request_ip = body.bind_request_ip
+        row.app_client_id = body.app_client_id
+        row.app_client_secret_sealed = self._seal(
+            _reveal(body.app_client_secret), f"{ctx}:app_client_secret"
+        )
+        row.updated_at = now
+        row.channels = [self._channel_row(slug, c) for c in body.channels]
+        await self._session.flush()
+        return created
+
+    def _channel_row(self, store_slug: str, body: ChannelBody) -> Channel:
+        ctx = f"store:{store_slug}:channel:{body.channel_id}"
+        return Channel(
+            channel_id=body.channel_id,
+            kind=body.kind,
+            storefront_url=body.storefront_url.rstrip("/"),
+            delivery=body.delivery,
+            login_token_path=body.login_token_path,
+            graphql_url=body.graphql_url,
+            storefront_token_sealed=self._seal(
+                _reveal(body.storefront_token), f"{ctx}:storefront_token"
+            ),
+            return_url=body.return_url,
+            exchange_secret_sealed=self._seal(
+                _reveal(body.exchange_secret), f"{ctx}:exchange_secret"
+            ),
+        )
+
+    def _store_record(self, row: Store) -> StoreRecord:
+        ctx = f"store:{row.slug}"
+        channels = tuple(
+            ChannelRecord(
+                channel_id=c.channel_id,
+                kind=c.kind,
+                storefront_url=c.storefront_url,
+                delivery=c.delivery,
+                login_token_path=c.login_token_path,
+                graphql_url=c.graphql_url,
+                storefront_token=self._open(
+                    c.storefront_token_sealed, f"{ctx}:channel:{c.channel_id}:storefront_token"
+                ),
+                return_url=c.return_url,
+                exchange_secret=self._open(
+                    c.exchange_secret_sealed, f"{ctx}:channel:{c.channel_id}:exchange_secret"
+                ),
+            )
+            for c in row.channels
+        )
+        return StoreRecord(
+            id=row.id,
+            slug=row.slug,
+            store_hash=row.store_hash,
+            client_id=row.client_id,
+            client_secret=self._box.open(row.client_secret_sealed, context=f"{ctx}:client_secret"),
+            api_token=self._box.open(row.api_token_sealed, context=f"{ctx}:api_token"),
+            api_base_url=row.api_base_url,
+            default_channel_id=row.default_channel_id,
+            bind_request_ip=row.bind_request_ip,
+            app_client_id=row.app_client_id,
+            app_client_secret=self._open(row.app_client_secret_sealed, f"{ctx}:app_client_secret"),
+            channels=channels,
+        )
+
+    async def get_store(self, slug: str) -> StoreRecord | None:
+        row = await self._store_row(slug)
+        return None if row is None else self._store_record(row)
+
+    # -- connections ----------------------------------------------------------------------
+
+    async def put_connection(
+        self, store_slug: str, slug: str, body: OidcConnectionBody | SamlConnectionBody
+    ) -> bool:
+        store = await self._store_row(store_slug)
+        if store is None:
+            raise ConfigurationError(f"store {store_slug!r} does not exist", code="unknown_store")
+        known = {c.channel_id for c in store.channels}
+        unknown = [c for c in body.channel_ids if c not in known]
+        if unknown:
+            raise ConfigurationError(
+                f"channel_ids {unknown} are not channels of store {store_slug!r}",
+                code="unknown_channel",
+            )
+        if isinstance(body, OidcConnectionBody):
+            self._check_url("issuer", body.issuer)
+        row = await self._session.scalar(
+            select(Connection).where(Connection.store_id == store.id, Connection.slug == slug)
+        )
+        created = row is None
+        now = self._now()
+        if row is None:
+            row = Connection(store_id=store.id, slug=slug, created_at=now)
+            self._session.add(row)
+        row.protocol = body.protocol
+        row.settings = body.model_dump(mode="json", exclude={"client_secret"})
+        secret = _reveal(getattr(body, "client_secret", None))
+        row.client_secret_sealed = self._seal(secret, f"store:{store_slug}:connection:{slug}")
+        row.updated_at = now
+        await self._session.flush()
+        return created
+
+    async def get_connection(
+        self, store_slug: str, slug: str
+    ) -> tuple[StoreRecord, ConnectionRecord] | None:
+        store = await self._store_row(store_slug)
+        if store is None:
+            return None
+        row = await self._session.scalar(
+            select(Connection).where(Connection.store_id == store.id, Connection.slug == slug)
+        )
+        if row is None:
+            return None
+        model = OidcConnectionBody if row.protocol == "oidc" else SamlConnectionBody
+        settings = model.model_validate(row.settings)
+        return self._store_record(store), ConnectionRecord(
+            id=row.id,
+            store_id=store.id,
+            slug=row.slug,
+            protocol=row.protocol,
+            settings=settings,
+            client_secret=self._open(
+                row.client_secret_sealed, f"store:{store_slug}:connection:{slug}"
+            ),
+        )

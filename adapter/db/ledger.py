@@ -1,0 +1,71 @@
+"""A ledger of one-time values shared by every replica.
+
+`claim` is an atomic insert: of two replicas claiming the same value, exactly one wins. Rows
+live until their expiry, after which the value may be claimed again (an expired assertion or
+token is refused on its own dates anyway).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapter.clock import Clock
+from adapter.core.secretbox import SecretBox
+from adapter.db.models import UsedValue
+
+
+class Ledger:
+    def __init__(self, session: AsyncSession, box: SecretBox, clock: Clock):
+        self._session = session
+        self._box = box
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now(), UTC)
+
+    def _hash(self, namespace: str, value: str) -> str:
+        return self._box.lookup_hash(f"{namespace}:{value}")
+
+    async def claim(self, namespace: str, value: str, *, ttl_seconds: float) -> bool:
+        """True if this caller is the first to claim `value` (within its lifetime)."""
+        value_hash = self._hash(namespace, value)
+        now = self._now()
+        # An expired claim of the same value no longer counts.
+        await self._session.execute(
+            delete(UsedValue).where(
+                UsedValue.namespace == namespace,
+                UsedValue.value_hash == value_hash,
+                UsedValue.expires_at <= now,
+            )
+        )
+        values = {
+            "namespace": namespace,
+            "value_hash": value_hash,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+        }
+        insert = (
+            postgresql_insert if self._session.bind.dialect.name == "postgresql" else sqlite_insert
+        )
+        result = await self._session.execute(
+            insert(UsedValue).values(**values).on_conflict_do_nothing()
+        )
+        return result.rowcount == 1
+
+    async def release(self, namespace: str, value: str) -> None:
+        await self._session.execute(
+            delete(UsedValue).where(
+                UsedValue.namespace == namespace,
+                UsedValue.value_hash == self._hash(namespace, value),
+            )
+        )
+
+    async def purge_expired(self) -> int:
+        result = await self._session.execute(
+            delete(UsedValue).where(UsedValue.expires_at <= self._now())
+        )
+        return result.rowcount or 0

@@ -1,0 +1,92 @@
+"""Logins in flight, kept on the server so any replica can finish what another started.
+
+A row is found by a keyed hash of its `state` and is bound to the browser that started it
+(a keyed hash of that browser's cookie). Consuming deletes it in the same statement that
+reads it, so a state is used once even when two callbacks race.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapter.clock import Clock
+from adapter.core.secretbox import SecretBox
+from adapter.db.models import LoginState
+
+
+@dataclass(frozen=True)
+class PendingLogin:
+    store_id: int
+    connection_id: int
+    channel_id: int
+    redirect_to: str
+    payload: dict[str, Any]
+
+
+class LoginStateRepository:
+    def __init__(self, session: AsyncSession, box: SecretBox, clock: Clock):
+        self._session = session
+        self._box = box
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now(), UTC)
+
+    async def save(
+        self, *, state: str, browser_id: str, login: PendingLogin, ttl_seconds: int
+    ) -> None:
+        now = self._now()
+        key_hash = self._box.lookup_hash(f"state:{state}")
+        self._session.add(
+            LoginState(
+                key_hash=key_hash,
+                browser_hash=self._box.lookup_hash(f"browser:{browser_id}"),
+                store_id=login.store_id,
+                connection_id=login.connection_id,
+                channel_id=login.channel_id,
+                redirect_to=login.redirect_to,
+                payload_sealed=self._box.seal(
+                    json.dumps(login.payload), context=f"login-state:{key_hash}"
+                ),
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl_seconds),
+            )
+        )
+        await self._session.flush()
+
+    async def consume(self, *, state: str, browser_id: str | None) -> PendingLogin | None:
+        """The login this state started, if it exists, is unexpired and belongs to this
+        browser; deleted whatever the outcome, so it can never be tried twice."""
+        key_hash = self._box.lookup_hash(f"state:{state}")
+        row = await self._session.scalar(
+            delete(LoginState).where(LoginState.key_hash == key_hash).returning(LoginState)
+        )
+        if row is None:
+            return None
+        if row.expires_at <= self._now():
+            return None
+        if browser_id is None or row.browser_hash != self._box.lookup_hash(f"browser:{browser_id}"):
+            return None
+        payload = json.loads(self._box.open(row.payload_sealed, context=f"login-state:{key_hash}"))
+        return PendingLogin(
+            store_id=row.store_id,
+            connection_id=row.connection_id,
+            channel_id=row.channel_id,
+            redirect_to=row.redirect_to,
+            payload=payload,
+        )
+
+    async def purge_expired(self) -> int:
+        result = await self._session.execute(
+            delete(LoginState).where(LoginState.expires_at <= self._now())
+        )
+        return result.rowcount or 0
+
+    async def count(self) -> int:
+        return len((await self._session.scalars(select(LoginState.key_hash))).all())

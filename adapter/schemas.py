@@ -1,0 +1,134 @@
+"""The admin API's bodies (also the shapes `sso-adapter apply` reads), validated by pydantic.
+
+Secrets are SecretStr so that no repr, log line or error message can print them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
+ChannelId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+GroupId = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ChannelBody(_Body):
+    channel_id: ChannelId
+    kind: Literal["hosted", "headless"]
+    storefront_url: str = Field(max_length=2048)
+    delivery: Literal["jwt", "access_token"] | None = None
+    login_token_path: str | None = Field(default=None, max_length=255)
+    graphql_url: str | None = Field(default=None, max_length=2048)
+    storefront_token: SecretStr | None = None
+    return_url: str | None = Field(default=None, max_length=2048)
+    exchange_secret: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _headless_fields(self) -> ChannelBody:
+        if self.kind == "hosted" and self.delivery is not None:
+            raise ValueError("delivery is only for headless channels")
+        if self.kind == "headless" and self.delivery is None:
+            self.delivery = "jwt"
+        if self.delivery == "access_token":
+            missing = [
+                name
+                for name in ("storefront_token", "return_url", "exchange_secret")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(f"delivery access_token needs {', '.join(missing)}")
+        if self.login_token_path is not None and not (
+            self.login_token_path.startswith("/") and self.login_token_path.endswith("/")
+        ):
+            raise ValueError("login_token_path must start and end with /")
+        return self
+
+
+class StoreBody(_Body):
+    store_hash: str = Field(pattern=r"^[a-z0-9]{1,64}$")
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: SecretStr
+    api_token: SecretStr
+    api_base_url: str = Field(default="https://api.bigcommerce.com", max_length=2048)
+    default_channel_id: ChannelId = 1
+    bind_request_ip: bool = False
+    app_client_id: str | None = Field(default=None, max_length=255)
+    app_client_secret: SecretStr | None = None
+    channels: list[ChannelBody] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _channels_consistent(self) -> StoreBody:
+        ids = [c.channel_id for c in self.channels]
+        if len(ids) != len(set(ids)):
+            raise ValueError("channel ids must be unique")
+        if self.default_channel_id not in ids:
+            raise ValueError("default_channel_id must be one of the channels")
+        return self
+
+
+class GroupMapping(_Body):
+    group: str = Field(min_length=1, max_length=512)
+    customer_group_id: GroupId
+
+
+class _ConnectionCommon(_Body):
+    channel_ids: list[ChannelId] = Field(min_length=1)
+    create_customers: bool = True
+    link_by_email: bool = False
+    customer_group_id: GroupId | None = None
+    group_mappings: list[GroupMapping] = Field(default_factory=list)
+    profile_sync: Literal["on_create", "every_login"] = "on_create"
+
+
+class OidcConnectionBody(_ConnectionCommon):
+    protocol: Literal["oidc"]
+    issuer: str = Field(max_length=2048)
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret: SecretStr | None = None
+    scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
+    subject_claim: str = Field(default="sub", min_length=1, max_length=128)
+    allowed_tenants: list[str] | None = None
+    groups_claim: str | None = Field(default=None, max_length=128)
+
+    @field_validator("scopes")
+    @classmethod
+    def _openid_scope(cls, scopes: list[str]) -> list[str]:
+        if "openid" not in scopes:
+            raise ValueError("must include openid")
+        if any(not s or " " in s for s in scopes):
+            raise ValueError("scopes must be non-empty words")
+        return scopes
+
+    @model_validator(mode="after")
+    def _tenants(self) -> OidcConnectionBody:
+        if self.allowed_tenants is not None and not self.allowed_tenants:
+            raise ValueError("allowed_tenants must be null or list at least one tenant")
+        return self
+
+
+class SamlConnectionBody(_ConnectionCommon):
+    protocol: Literal["saml"]
+    idp_metadata_xml: str | None = None
+    idp_metadata_url: str | None = Field(default=None, max_length=2048)
+    subject_attribute: str | None = Field(default=None, max_length=512)
+    email_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+    first_name_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
+    last_name_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
+    allow_idp_initiated: bool = False
+    email_verified: bool = False
+    groups_attribute: str | None = Field(default=None, max_length=512)
+
+
+ConnectionBody = Annotated[OidcConnectionBody | SamlConnectionBody, Field(discriminator="protocol")]
+
+# Which fields of each body are secrets (write-only, stored sealed).
+STORE_SECRETS = ("client_secret", "api_token", "app_client_secret")
+CHANNEL_SECRETS = ("storefront_token", "exchange_secret")
+CONNECTION_SECRETS = ("client_secret",)

@@ -1,0 +1,295 @@
+"""The browser login: start at the IdP, finish on the callback, end on the storefront."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapter.core.customer_profile import customer_group, customer_names
+from adapter.core.identity import Identity
+from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt
+from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
+from adapter.core.redirects import InvalidRedirect, validate_redirect_to
+from adapter.db.audit import AuditLog, AuditRecord
+from adapter.db.config import ConfigRepository
+from adapter.db.ledger import Ledger
+from adapter.db.links import LinkRepository
+from adapter.db.login_states import LoginStateRepository, PendingLogin
+from adapter.errors import BadRequest, NotAdmitted, NotFound
+from adapter.oidc.relying_party import OidcClientSettings
+from adapter.schemas import OidcConnectionBody
+from adapter.services.resolution import IdentityResolver, Resolution
+from adapter.services.runtime import Runtime
+
+PURGE_INTERVAL_SECONDS = 60.0
+MAX_LOGIN_HINT_LENGTH = 256
+
+
+@dataclass
+class LoginTrace:
+    """What is known so far about a login, for its audit event and log line."""
+
+    store_slug: str | None = None
+    connection_slug: str | None = None
+    protocol: str | None = None
+    channel_id: int | None = None
+    subject: str | None = None
+    email: str | None = None
+    customer_id: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_channel_id(value: str | None, store: StoreRecord) -> int:
+    if value is None or value == "":
+        return store.default_channel_id
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        raise BadRequest("channel_id is not a number", code="channel_id_malformed")
+    return int(value)
+
+
+def admitted_channel(
+    store: StoreRecord, connection: ConnectionRecord, channel_id: int
+) -> ChannelRecord:
+    channel = store.channel(channel_id)
+    if channel is None or channel_id not in connection.settings.channel_ids:
+        raise NotAdmitted(
+            f"channel {channel_id} is not open to this connection",
+            code="channel_not_allowed",
+            public_message="This sign-in is not available for this storefront.",
+        )
+    return channel
+
+
+def clean_login_hint(value: str | None) -> str | None:
+    if not value:
+        return None
+    if len(value) > MAX_LOGIN_HINT_LENGTH or any(
+        unicodedata.category(ch).startswith("C") for ch in value
+    ):
+        raise BadRequest("login_hint malformed", code="login_hint_malformed")
+    return value
+
+
+def oidc_client_settings(connection: ConnectionRecord) -> OidcClientSettings:
+    body = connection.settings
+    assert isinstance(body, OidcConnectionBody)
+    return OidcClientSettings(
+        issuer=body.issuer,
+        client_id=body.client_id,
+        client_secret=connection.client_secret,
+        scopes=tuple(body.scopes),
+        subject_claim=body.subject_claim,
+        allowed_tenants=frozenset(body.allowed_tenants) if body.allowed_tenants else None,
+        groups_claim=body.groups_claim,
+    )
+
+
+class LoginService:
+    def __init__(self, runtime: Runtime):
+        self._rt = runtime
+        self._resolver = IdentityResolver(runtime)
+        self._last_purge = 0.0
+
+    def callback_url(self, store_slug: str, connection_slug: str) -> str:
+        return f"{self._rt.settings.public_url}/sso/{store_slug}/{connection_slug}/oidc/callback"
+
+    async def _load(
+        self, store_slug: str, connection_slug: str, trace: LoginTrace
+    ) -> tuple[StoreRecord, ConnectionRecord]:
+        async with self._rt.sessions() as session:
+            found = await ConfigRepository(
+                session,
+                self._rt.box,
+                self._rt.clock,
+                allow_loopback=self._rt.settings.allow_insecure_loopback,
+            ).get_connection(store_slug, connection_slug)
+        if found is None:
+            raise NotFound(
+                f"no connection {store_slug}/{connection_slug}", code="unknown_connection"
+            )
+        store, connection = found
+        trace.protocol = connection.protocol
+        return store, connection
+
+    async def start(
+        self,
+        store_slug: str,
+        connection_slug: str,
+        *,
+        channel_id: str | None,
+        redirect_to: str | None,
+        login_hint: str | None,
+        browser_id: str,
+        trace: LoginTrace,
+    ) -> str:
+        store, connection = await self._load(store_slug, connection_slug, trace)
+        chosen = parse_channel_id(channel_id, store)
+        trace.channel_id = chosen
+        admitted_channel(store, connection, chosen)
+        try:
+            target = validate_redirect_to(redirect_to)
+        except InvalidRedirect as exc:
+            raise BadRequest(f"redirect_to {exc}", code="redirect_to_invalid") from None
+        hint = clean_login_hint(login_hint)
+        if connection.protocol != "oidc":
+            raise NotFound("SAML connections are not served here", code="unknown_connection")
+        request = await self._rt.oidc.begin(
+            oidc_client_settings(connection),
+            redirect_uri=self.callback_url(store_slug, connection_slug),
+            login_hint=hint,
+        )
+        async with self._rt.sessions.begin() as session:
+            await LoginStateRepository(session, self._rt.box, self._rt.clock).save(
+                state=request.state,
+                browser_id=browser_id,
+                login=PendingLogin(
+                    store_id=store.id,
+                    connection_id=connection.id,
+                    channel_id=chosen,
+                    redirect_to=target,
+                    payload={"nonce": request.nonce, "code_verifier": request.code_verifier},
+                ),
+                ttl_seconds=self._rt.settings.login_state_ttl_seconds,
+            )
+            await self._purge_now_and_then(session)
+        return request.url
+
+    async def _purge_now_and_then(self, session: Any) -> None:
+        now = self._rt.clock.now()
+        if now - self._last_purge < PURGE_INTERVAL_SECONDS:
+            return
+        self._last_purge = now
+        await LoginStateRepository(session, self._rt.box, self._rt.clock).purge_expired()
+        await Ledger(session, self._rt.box, self._rt.clock).purge_expired()
+
+    async def finish_oidc(
+        self,
+        store_slug: str,
+        connection_slug: str,
+        params: Mapping[str, str],
+        *,
+        browser_id: str | None,
+        request_ip: str | None,
+        trace: LoginTrace,
+    ) -> str:
+        store, connection = await self._load(store_slug, connection_slug, trace)
+        if connection.protocol != "oidc":
+            raise NotFound("not an OIDC connection", code="unknown_connection")
+        state = params.get("state")
+        if not state or len(state) > 512:
+            raise BadRequest("callback without state", code="state_missing")
+        # Consumed in its own committed transaction: whatever happens next, never twice.
+        async with self._rt.sessions.begin() as session:
+            pending = await LoginStateRepository(session, self._rt.box, self._rt.clock).consume(
+                state=state, browser_id=browser_id
+            )
+        if pending is None:
+            raise BadRequest(
+                "login state unknown, expired, used, or from another browser",
+                code="login_state_invalid",
+                public_message=(
+                    "This sign-in has expired or was started in another browser. "
+                    "Please start again."
+                ),
+            )
+        if pending.store_id != store.id or pending.connection_id != connection.id:
+            raise BadRequest(
+                "login state belongs to another connection", code="login_state_invalid"
+            )
+        trace.channel_id = pending.channel_id
+        channel = admitted_channel(store, connection, pending.channel_id)
+
+        identity = await self._rt.oidc.complete(
+            oidc_client_settings(connection),
+            params,
+            nonce=pending.payload["nonce"],
+            code_verifier=pending.payload["code_verifier"],
+            redirect_uri=self.callback_url(store_slug, connection_slug),
+        )
+        return await self._conclude(
+            store, connection, channel, pending, identity, request_ip, trace
+        )
+
+    async def _conclude(
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        channel: ChannelRecord,
+        pending: PendingLogin,
+        identity: Identity,
+        request_ip: str | None,
+        trace: LoginTrace,
+    ) -> str:
+        trace.subject, trace.email = identity.subject, identity.email
+        resolution = await self._resolver.resolve(store, connection, identity, channel.channel_id)
+        trace.customer_id = resolution.customer_id
+        if resolution.how == "link" and connection.settings.profile_sync == "every_login":
+            await self._sync_profile(store, connection, identity, resolution)
+
+        token = mint_customer_login_jwt(
+            CustomerLogin(
+                store_hash=store.store_hash,
+                customer_id=resolution.customer_id,
+                channel_id=channel.channel_id,
+                redirect_to=pending.redirect_to,
+                request_ip=request_ip if store.bind_request_ip else None,
+            ),
+            client_id=store.client_id,
+            client_secret=store.client_secret,
+            clock=self._rt.clock,
+        )
+        async with self._rt.sessions.begin() as session:
+            await LinkRepository(session, self._rt.clock).record_login(
+                resolution.link_id, identity.email
+            )
+            AuditLog(session, self._rt.clock).record(
+                AuditRecord(
+                    kind="login",
+                    outcome="success",
+                    store_slug=store.slug,
+                    connection_slug=connection.slug,
+                    reason=resolution.how,
+                    subject=identity.subject,
+                    customer_id=resolution.customer_id,
+                    email=identity.email,
+                    details={"protocol": connection.protocol, "channel_id": channel.channel_id},
+                )
+            )
+        return self._storefront_login_url(channel, token)
+
+    @staticmethod
+    def _storefront_login_url(channel: ChannelRecord, token: str) -> str:
+        path = "/login/token/"
+        if channel.kind == "headless":
+            path = channel.login_token_path or "/login/token/"
+        return f"{channel.storefront_url}{path}{token}"
+
+    async def _sync_profile(
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        identity: Identity,
+        resolution: Resolution,
+    ) -> None:
+        customers = self._rt.customers_api(store)
+        current = await customers.get(resolution.customer_id)
+        if current is None:
+            raise NotAdmitted("linked customer no longer exists", code="customer_missing")
+        first, last = customer_names(identity)
+        wanted: dict[str, Any] = {"first_name": first, "last_name": last}
+        if identity.email:
+            wanted["email"] = identity.email
+        group = customer_group(identity, connection.settings)
+        if group is not None:
+            wanted["customer_group_id"] = group
+        have = {
+            "first_name": current.first_name,
+            "last_name": current.last_name,
+            "email": current.email,
+            "customer_group_id": current.customer_group_id,
+        }
+        changes = {k: v for k, v in wanted.items() if have.get(k) != v}
+        if changes:
+            await customers.update(resolution.customer_id, changes)

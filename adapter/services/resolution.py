@@ -1,0 +1,186 @@
+"""Identity resolution: from a verified subject to a BigCommerce customer id.
+
+Existing link -> that customer. Otherwise, at most one request per subject at a time (a claim
+in the shared ledger) decides: link an existing customer by verified e-mail where the
+connection allows it, or create the customer, or refuse. No database transaction is held open
+across a BigCommerce call.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from adapter.bigcommerce.customers import Customer, CustomersApi, EmailInUse, NewCustomer
+from adapter.core.customer_profile import customer_group, customer_names
+from adapter.core.identity import Identity
+from adapter.core.records import ConnectionRecord, StoreRecord
+from adapter.db.audit import AuditLog, AuditRecord
+from adapter.db.ledger import Ledger
+from adapter.db.links import LinkExists, LinkRepository
+from adapter.errors import NotAdmitted, UpstreamFailed
+from adapter.services.runtime import Runtime
+
+FIRST_LOGIN_NAMESPACE = "first-login"
+# A first login holds its claim at most this long; a crashed holder's claim lapses after it.
+CLAIM_TTL_SECONDS = 60.0
+# How long a concurrent first login waits for the holder to finish before giving up.
+CLAIM_WAIT_SECONDS = 20.0
+CLAIM_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class Resolution:
+    customer_id: int
+    link_id: int
+    how: str  # "link", "email", "created"
+
+
+class IdentityResolver:
+    def __init__(self, runtime: Runtime):
+        self._rt = runtime
+
+    async def _find_link(self, connection: ConnectionRecord, subject: str) -> Resolution | None:
+        async with self._rt.sessions() as session:
+            link = await LinkRepository(session, self._rt.clock).find(connection.id, subject)
+            return None if link is None else Resolution(link.customer_id, link.id, "link")
+
+    async def resolve(
+        self, store: StoreRecord, connection: ConnectionRecord, identity: Identity, channel_id: int
+    ) -> Resolution:
+        found = await self._find_link(connection, identity.subject)
+        if found:
+            return found
+        claim = f"{connection.id}:{identity.subject}"
+        deadline = self._rt.clock.now() + CLAIM_WAIT_SECONDS
+        while True:
+            async with self._rt.sessions.begin() as session:
+                won = await Ledger(session, self._rt.box, self._rt.clock).claim(
+                    FIRST_LOGIN_NAMESPACE, claim, ttl_seconds=CLAIM_TTL_SECONDS
+                )
+            if won:
+                try:
+                    return await self._first_login(store, connection, identity, channel_id)
+                finally:
+                    async with self._rt.sessions.begin() as session:
+                        await Ledger(session, self._rt.box, self._rt.clock).release(
+                            FIRST_LOGIN_NAMESPACE, claim
+                        )
+            # Another request is completing this subject's first login: wait for its link.
+            await self._rt.sleep(CLAIM_POLL_SECONDS)
+            found = await self._find_link(connection, identity.subject)
+            if found:
+                return found
+            if self._rt.clock.now() > deadline:
+                raise UpstreamFailed("first login of this subject is busy", code="login_busy")
+
+    async def _first_login(
+        self, store: StoreRecord, connection: ConnectionRecord, identity: Identity, channel_id: int
+    ) -> Resolution:
+        found = await self._find_link(connection, identity.subject)
+        if found:  # the previous holder finished between our look-up and our claim
+            return found
+        settings = connection.settings
+        if not identity.email:
+            raise NotAdmitted("the IdP sent no e-mail for a first login", code="email_missing")
+        customers = self._rt.customers_api(store)
+        may_link_by_email = settings.link_by_email and identity.email_verified
+        customer: Customer | None = None
+        how = "created"
+        if may_link_by_email:
+            customer = await self._customer_by_email(customers, identity.email)
+            how = "email"
+        if customer is None:
+            if not settings.create_customers:
+                raise NotAdmitted(
+                    "no linked customer and customer creation is off", code="no_customer"
+                )
+            first, last = customer_names(identity)
+            try:
+                customer = await customers.create(
+                    NewCustomer(
+                        email=identity.email,
+                        first_name=first,
+                        last_name=last,
+                        channel_id=channel_id,
+                        customer_group_id=customer_group(identity, settings),
+                    )
+                )
+                how = "created"
+            except EmailInUse as taken:
+                # Someone registered this e-mail first (by hand, or a racing login of
+                # another subject). Only a verified e-mail under link_by_email may take it.
+                if not may_link_by_email:
+                    raise NotAdmitted(
+                        "a customer with this e-mail exists and may not be linked by e-mail",
+                        code="email_in_use",
+                        public_message=(
+                            "An account with your e-mail address already exists in this store. "
+                            "Please ask the store to link it to your company sign-in."
+                        ),
+                    ) from None
+                customer, how = taken.customer, "email"
+        return await self._save_link(store, connection, identity, customer, how)
+
+    @staticmethod
+    async def _customer_by_email(customers: CustomersApi, email: str) -> Customer | None:
+        matches = await customers.find_by_email(email)
+        if len(matches) > 1:
+            raise NotAdmitted("several customers share this e-mail", code="email_ambiguous")
+        return matches[0] if matches else None
+
+    async def _save_link(
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        identity: Identity,
+        customer: Customer,
+        how: str,
+    ) -> Resolution:
+        try:
+            async with self._rt.sessions.begin() as session:
+                links = LinkRepository(session, self._rt.clock)
+                audit = AuditLog(session, self._rt.clock)
+                if how == "email":
+                    other = await links.find_for_customer(connection.id, customer.id)
+                    if other is not None:
+                        raise NotAdmitted(
+                            "the customer with this e-mail is linked to another subject",
+                            code="customer_linked_elsewhere",
+                        )
+                link = await links.create(
+                    store_id=store.id,
+                    connection_id=connection.id,
+                    subject=identity.subject,
+                    customer_id=customer.id,
+                    email=identity.email,
+                )
+                if how == "created":
+                    audit.record(
+                        AuditRecord(
+                            kind="customer.created",
+                            outcome="success",
+                            store_slug=store.slug,
+                            connection_slug=connection.slug,
+                            subject=identity.subject,
+                            customer_id=customer.id,
+                            email=identity.email,
+                        )
+                    )
+                audit.record(
+                    AuditRecord(
+                        kind="link.created",
+                        outcome="success",
+                        store_slug=store.slug,
+                        connection_slug=connection.slug,
+                        reason=f"by_{how}",
+                        subject=identity.subject,
+                        customer_id=customer.id,
+                        email=identity.email,
+                    )
+                )
+                return Resolution(customer.id, link.id, how)
+        except LinkExists:
+            found = await self._find_link(connection, identity.subject)
+            if found is None:
+                raise
+            return found

@@ -1,0 +1,88 @@
+"""Everything a process builds once at start-up and shares: engine, HTTP clients, caches."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+
+from adapter.bigcommerce.customers import CallObserver, CustomersApi, Sleep
+from adapter.clock import Clock, SystemClock
+from adapter.core.records import StoreRecord
+from adapter.core.secretbox import SecretBox
+from adapter.db.engine import create_engine, create_sessionmaker
+from adapter.oidc.discovery import ProviderDirectory
+from adapter.oidc.relying_party import OidcRelyingParty
+from adapter.settings import Settings
+
+USER_AGENT = "sso-adapter"
+
+
+def _http_client(settings: Settings) -> httpx.AsyncClient:
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(
+            settings.http_timeout_seconds, connect=min(5.0, settings.http_timeout_seconds)
+        ),
+        follow_redirects=False,
+        headers={"User-Agent": USER_AGENT},
+        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+    )
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    box: SecretBox
+    engine: AsyncEngine
+    sessions: async_sessionmaker
+    idp_http: httpx.AsyncClient
+    bigcommerce_http: httpx.AsyncClient
+    providers: ProviderDirectory
+    oidc: OidcRelyingParty
+    sleep: Sleep = asyncio.sleep
+    observe_bigcommerce: CallObserver | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls, settings: Settings, *, clock: Clock | None = None, secret_key: str | None = None
+    ) -> Runtime:
+        clock = clock or SystemClock()
+        box = SecretBox(secret_key or settings.require_secret_key())
+        engine = create_engine(settings.database_url)
+        idp_http = _http_client(settings)
+        providers = ProviderDirectory(
+            idp_http, clock, allow_insecure_loopback=settings.allow_insecure_loopback
+        )
+        return cls(
+            settings=settings,
+            clock=clock,
+            box=box,
+            engine=engine,
+            sessions=create_sessionmaker(engine),
+            idp_http=idp_http,
+            bigcommerce_http=_http_client(settings),
+            providers=providers,
+            oidc=OidcRelyingParty(
+                idp_http, providers, clock, leeway_seconds=settings.clock_skew_seconds
+            ),
+        )
+
+    def customers_api(self, store: StoreRecord) -> CustomersApi:
+        return CustomersApi(
+            self.bigcommerce_http,
+            api_base_url=store.api_base_url,
+            store_hash=store.store_hash,
+            api_token=store.api_token,
+            max_rate_limit_wait=self.settings.rate_limit_max_wait_seconds,
+            sleep=self.sleep,
+            observe=self.observe_bigcommerce,
+        )
+
+    async def close(self) -> None:
+        await self.idp_http.aclose()
+        await self.bigcommerce_http.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""The HTTP edge: routes, cookies, pages. Turns AdapterErrors into answers."""

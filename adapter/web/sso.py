@@ -1,0 +1,165 @@
+"""Browser-facing routes under /sso."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from adapter.db.audit import AuditLog, AuditRecord
+from adapter.errors import AdapterError, NotVerified
+from adapter.logging import get_logger
+from adapter.services.login import LoginService, LoginTrace
+from adapter.services.runtime import Runtime
+from adapter.web.pages import error_response
+
+log = get_logger("adapter.sso")
+_BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def browser_cookie_name(runtime: Runtime) -> str:
+    # The __Host- prefix pins the cookie to this host, https and path "/".
+    return "__Host-sso-browser" if runtime.settings.public_url_is_https else "sso-browser"
+
+
+def new_reference() -> str:
+    return secrets.token_hex(6)
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def _service(request: Request) -> LoginService:
+    return request.app.state.login_service
+
+
+def _browser_id(request: Request) -> str | None:
+    value = request.cookies.get(browser_cookie_name(_runtime(request)))
+    return value if value and _BROWSER_ID.match(value) else None
+
+
+async def login_failed(request: Request, exc: Exception, trace: LoginTrace) -> Response:
+    """One place turns a failed login into a log line, an audit event and an answer."""
+    reference = new_reference()
+    if isinstance(exc, AdapterError):
+        status, code, detail = exc.status, exc.code, exc.detail
+        # Which verification check failed is for the log, never for the answer.
+        public_code = NotVerified.code if isinstance(exc, NotVerified) else exc.code
+        message = exc.public_message
+    else:
+        status, code, detail = 500, "internal_error", type(exc).__name__
+        public_code, message = "internal_error", AdapterError.public_message
+    log.warning(
+        "login_failed",
+        reference=reference,
+        status=status,
+        reason=code,
+        detail=detail,
+        store=trace.store_slug,
+        connection=trace.connection_slug,
+        subject=trace.subject,
+        exc_info=not isinstance(exc, AdapterError),
+    )
+    runtime = _runtime(request)
+    try:
+        async with runtime.sessions.begin() as session:
+            AuditLog(session, runtime.clock).record(
+                AuditRecord(
+                    kind="login",
+                    outcome="failure",
+                    store_slug=trace.store_slug,
+                    connection_slug=trace.connection_slug,
+                    reason=code,
+                    reference=reference,
+                    subject=trace.subject,
+                    customer_id=trace.customer_id,
+                    email=trace.email,
+                    details={
+                        "status": status,
+                        "detail": detail,
+                        "protocol": trace.protocol,
+                        "channel_id": trace.channel_id,
+                        **trace.details,
+                    },
+                )
+            )
+    except Exception:  # the answer must still reach the shopper; the failure is logged
+        log.exception("audit_write_failed", reference=reference)
+    return error_response(
+        request, status=status, code=public_code, message=message, reference=reference
+    )
+
+
+def _redirect(url: str) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=302)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+router = APIRouter(prefix="/sso", include_in_schema=False)
+
+
+@router.get("/{store}/{connection}/login")
+async def start_login(request: Request, store: str, connection: str) -> Response:
+    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63])
+    runtime = _runtime(request)
+    browser_id = _browser_id(request) or secrets.token_urlsafe(32)
+    query = request.query_params
+    try:
+        url = await _service(request).start(
+            store,
+            connection,
+            channel_id=query.get("channel_id"),
+            redirect_to=query.get("redirect_to"),
+            login_hint=query.get("login_hint"),
+            browser_id=browser_id,
+            trace=trace,
+        )
+    except Exception as exc:
+        return await login_failed(request, exc, trace)
+    response = _redirect(url)
+    response.set_cookie(
+        browser_cookie_name(runtime),
+        browser_id,
+        max_age=runtime.settings.login_state_ttl_seconds,
+        path="/",
+        secure=runtime.settings.public_url_is_https,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
+
+
+@router.get("/{store}/{connection}/oidc/callback")
+async def oidc_callback(request: Request, store: str, connection: str) -> Response:
+    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="oidc")
+    params = {k: v for k, v in request.query_params.items()}
+    if (
+        len(request.query_params.getlist("state")) > 1
+        or len(request.query_params.getlist("code")) > 1
+    ):
+        params = {}  # repeated parameters: refuse rather than guess which one counts
+    try:
+        url = await _service(request).finish_oidc(
+            store,
+            connection,
+            params,
+            browser_id=_browser_id(request),
+            request_ip=request.client.host if request.client else None,
+            trace=trace,
+        )
+    except Exception as exc:
+        return await login_failed(request, exc, trace)
+    log.info(
+        "login_succeeded",
+        store=store,
+        connection=connection,
+        subject=trace.subject,
+        customer_id=trace.customer_id,
+        channel_id=trace.channel_id,
+    )
+    return _redirect(url)
