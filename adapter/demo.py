@@ -1,0 +1,134 @@
+"""`sso-adapter demo`: a complete login a person can click through, in one process.
+
+The adapter (on the configured SQLite database), a sample OpenID provider with one test user,
+and a BigCommerce sandbox storefront, each on its own loopback port.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from pydantic import SecretStr
+
+from adapter.db.config import ConfigRepository
+from adapter.db.migrate import upgrade
+from adapter.db.models import Store
+from adapter.logging import configure_logging
+from adapter.sandbox.bigcommerce import BigCommerceEmulator
+from adapter.sandbox.oidc_provider import SandboxOidcProvider
+from adapter.schemas import ChannelBody, OidcConnectionBody, StoreBody
+from adapter.services.runtime import Runtime
+from adapter.serving import bind_socket, uvicorn_server
+from adapter.settings import Settings
+from adapter.web.app import create_app
+
+STORE, CONNECTION, STORE_HASH = "demo", "example-corp", "demostore"
+USERNAME, PASSWORD = "ada", "lovelace"
+
+
+async def _configure(runtime: Runtime, shop: BigCommerceEmulator, op: SandboxOidcProvider) -> None:
+    emulated = shop.stores[STORE_HASH]
+    async with runtime.sessions.begin() as session:
+        # Start from a clean demo store: links from an earlier run point at customers the
+        # fresh sandbox does not have.
+        existing = await session.scalar(Store.__table__.select().where(Store.slug == STORE))
+        if existing is not None:
+            await session.execute(Store.__table__.delete().where(Store.slug == STORE))
+        config = ConfigRepository(session, runtime.box, runtime.clock, allow_loopback=True)
+        await config.put_store(
+            STORE,
+            StoreBody(
+                store_hash=STORE_HASH,
+                client_id=emulated.client_id,
+                client_secret=SecretStr(emulated.client_secret),
+                api_token=SecretStr(emulated.api_token),
+                api_base_url=shop.base_url,
+                default_channel_id=1,
+                channels=[
+                    ChannelBody(
+                        channel_id=1,
+                        kind="hosted",
+                        storefront_url=shop.storefront_url(STORE_HASH, 1),
+                    )
+                ],
+            ),
+        )
+        client_secret = secrets.token_urlsafe(24)
+        await config.put_connection(
+            STORE,
+            CONNECTION,
+            OidcConnectionBody(
+                protocol="oidc",
+                issuer=op.issuer,
+                client_id="sso-adapter-demo",
+                client_secret=SecretStr(client_secret),
+                channel_ids=[1],
+            ),
+        )
+    op.add_client(
+        "sso-adapter-demo",
+        client_secret,
+        [f"{runtime.settings.public_url}/sso/{STORE}/{CONNECTION}/oidc/callback"],
+    )
+
+
+async def _run(settings: Settings, port: int, idp_port: int, shop_port: int) -> None:
+    adapter_sock = bind_socket("127.0.0.1", port)
+    # The IdP answers on "localhost", the shop and adapter on 127.0.0.1: different sites, so
+    # a browser applies its cross-site cookie rules just as with a real IdP.
+    idp_sock = bind_socket("127.0.0.1", idp_port)
+    shop_sock = bind_socket("127.0.0.1", shop_port)
+    public_url = f"http://127.0.0.1:{port}"
+    settings = settings.model_copy(
+        update={"public_url": public_url, "allow_insecure_loopback": True}
+    )
+
+    op = SandboxOidcProvider(f"http://localhost:{idp_port}")
+    op.add_user(
+        USERNAME,
+        PASSWORD,
+        email="ada@example.com",
+        email_verified=True,
+        given_name="Ada",
+        family_name="Lovelace",
+    )
+    shop = BigCommerceEmulator(f"http://127.0.0.1:{shop_port}")
+    shop.add_store(STORE_HASH, channels={1: "Demo storefront"})
+    login_url = f"{public_url}/sso/{STORE}/{CONNECTION}/login?channel_id=1&redirect_to=/account.php"
+    shop.sign_in_links[(STORE_HASH, 1)] = [("Sign in with Example Corp", login_url)]
+
+    runtime = Runtime.build(settings, secret_key=_demo_secret(settings))
+    await _configure(runtime, shop, op)
+
+    servers = [
+        (uvicorn_server(create_app(runtime)), adapter_sock),
+        (uvicorn_server(op.app()), idp_sock),
+        (uvicorn_server(shop.app()), shop_sock),
+    ]
+    storefront = shop.storefront_url(STORE_HASH, 1) + "/"
+    print(
+        "\nsso-adapter demo is running.\n"
+        f"  Open the storefront:   {storefront}\n"
+        f"  and click 'Sign in with Example Corp' (user {USERNAME!r}, password {PASSWORD!r}).\n"
+        f"  Or start the login directly: {login_url}\n"
+        f"  Adapter: {public_url}   Sample IdP: {op.issuer}\n"
+        f"  BigCommerce sandbox: {shop.base_url}\n"
+        "  Press Ctrl+C to stop.\n",
+        flush=True,
+    )
+    await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
+
+
+def _demo_secret(settings: Settings) -> str:
+    if settings.secret_key is not None and settings.secret_key.get_secret_value():
+        return settings.secret_key.get_secret_value()
+    # The demo store is re-created at every start, so a fresh key loses nothing.
+    return secrets.token_urlsafe(32)
+
+
+def run_demo(settings: Settings, *, port: int, idp_port: int, shop_port: int) -> int:
+    configure_logging(settings.log_level, json=False)
+    upgrade(settings.database_url)
+    asyncio.run(_run(settings, port, idp_port, shop_port))
+    return 0

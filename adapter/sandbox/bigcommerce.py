@@ -1,0 +1,370 @@
+"""A BigCommerce emulator: the Customers v3 API and a storefront's Customer Login route.
+
+The storefront checks every `customer_login` JWT the way BigCommerce documents it: HS256
+signed with the store's API client secret, `iss` the client id, `iat` within 30 seconds of
+now, a `jti` never seen before, `operation` customer_login, this store's hash, an existing
+customer, this storefront's channel, a relative `redirect_to`, and `request_ip` (when
+present) equal to the browser's address. It refuses anything else with the reason recorded,
+and redirects to /login.php as BigCommerce does.
+
+Faults (429 with reset headers, 5xx) can be queued for the API to answer.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+from urllib.parse import quote
+
+import jwt
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+TOKEN_WINDOW_SECONDS = 30
+KNOWN_CLAIMS = {
+    "iss",
+    "iat",
+    "jti",
+    "operation",
+    "store_hash",
+    "customer_id",
+    "channel_id",
+    "redirect_to",
+    "request_ip",
+    "enable_persistent_cart",
+}
+
+
+@dataclass
+class Fault:
+    status: int
+    headers: dict[str, str] = field(default_factory=dict)
+    method: str | None = None  # only calls of this method, or any
+
+
+@dataclass
+class EmulatedStore:
+    store_hash: str
+    client_id: str
+    client_secret: str
+    api_token: str
+    channels: dict[int, str] = field(default_factory=dict)  # channel id -> name
+    customers: dict[int, dict[str, Any]] = field(default_factory=dict)
+    used_jti: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Rejection:
+    store_hash: str
+    reason: str
+
+
+@dataclass
+class Acceptance:
+    store_hash: str
+    customer_id: int
+    channel_id: int
+    redirect_to: str
+    claims: dict[str, Any]
+
+
+class BigCommerceEmulator:
+    def __init__(self, base_url: str = "", *, clock: Callable[[], float] = time.time):
+        self.base_url = base_url
+        self.clock = clock
+        self.stores: dict[str, EmulatedStore] = {}
+        self.faults: list[Fault] = []
+        self.api_calls: list[tuple[str, str, int]] = []
+        self.rejections: list[Rejection] = []
+        self.acceptances: list[Acceptance] = []
+        self.create_delay: float = 0.0
+        self._sessions: dict[str, tuple[str, int]] = {}
+        # "Sign in with ..." links each storefront page shows (the demo sets them).
+        self.sign_in_links: dict[tuple[str, int], list[tuple[str, str]]] = {}
+        self._next_id = 1
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    def add_store(
+        self, store_hash: str, *, channels: dict[int, str] | None = None
+    ) -> EmulatedStore:
+        store = EmulatedStore(
+            store_hash=store_hash,
+            client_id=f"client-{store_hash}",
+            client_secret=secrets.token_urlsafe(24),
+            api_token=secrets.token_urlsafe(24),
+            channels=channels or {1: "Storefront"},
+        )
+        self.stores[store_hash] = store
+        return store
+
+    def storefront_url(self, store_hash: str, channel_id: int) -> str:
+        return f"{self.base_url}/s/{store_hash}/{channel_id}"
+
+    def add_customer(self, store_hash: str, email: str, **fields: Any) -> dict[str, Any]:
+        customer = {
+            "id": self._next_id,
+            "email": email,
+            "first_name": fields.get("first_name", "Existing"),
+            "last_name": fields.get("last_name", "Customer"),
+            "customer_group_id": fields.get("customer_group_id", 0),
+            "origin_channel_id": fields.get("origin_channel_id", 1),
+            "channel_ids": fields.get("channel_ids"),
+        }
+        self._next_id += 1
+        self.stores[store_hash].customers[customer["id"]] = customer
+        return customer
+
+    def fail_next(
+        self, status: int, *, times: int = 1, method: str | None = None, reset_ms: int | None = None
+    ) -> None:
+        headers = {}
+        if reset_ms is not None:
+            headers = {
+                "X-Rate-Limit-Time-Reset-Ms": str(reset_ms),
+                "X-Rate-Limit-Time-Window-Ms": "30000",
+                "X-Rate-Limit-Requests-Left": "0",
+                "X-Rate-Limit-Requests-Quota": "150",
+            }
+        self.faults.extend(Fault(status, headers, method) for _ in range(times))
+
+    # -- Customers v3 ------------------------------------------------------------------------
+
+    def _take_fault(self, method: str) -> Fault | None:
+        for i, fault in enumerate(self.faults):
+            if fault.method in (None, method):
+                return self.faults.pop(i)
+        return None
+
+    async def customers(self, request: Request) -> Response:
+        store = self.stores.get(request.path_params["store_hash"])
+        method = request.method
+        if store is None or not secrets.compare_digest(
+            request.headers.get("x-auth-token", ""), store.api_token
+        ):
+            self.api_calls.append((method, request.url.path, 401))
+            return JSONResponse({"status": 401, "title": "Unauthorized"}, status_code=401)
+        fault = self._take_fault(method)
+        if fault is not None:
+            self.api_calls.append((method, request.url.path, fault.status))
+            return JSONResponse(
+                {"status": fault.status, "title": "Emulated fault"},
+                status_code=fault.status,
+                headers=fault.headers,
+            )
+        handler = {"GET": self._list, "POST": self._create, "PUT": self._update}[method]
+        response = await handler(store, request)
+        self.api_calls.append((method, request.url.path, response.status_code))
+        return response
+
+    async def _list(self, store: EmulatedStore, request: Request) -> Response:
+        found = list(store.customers.values())
+        if "email:in" in request.query_params:
+            wanted = {e.strip().lower() for e in request.query_params["email:in"].split(",")}
+            found = [c for c in found if c["email"].lower() in wanted]
+        if "id:in" in request.query_params:
+            ids = {int(i) for i in request.query_params["id:in"].split(",") if i.isdigit()}
+            found = [c for c in found if c["id"] in ids]
+        return JSONResponse({"data": found, "meta": {"pagination": {"total": len(found)}}})
+
+    async def _create(self, store: EmulatedStore, request: Request) -> Response:
+        body = await request.json()
+        if not isinstance(body, list) or not body or len(body) > 10:
+            return JSONResponse({"status": 422, "title": "Invalid body"}, status_code=422)
+        if self.create_delay:
+            import asyncio
+
+            await asyncio.sleep(self.create_delay)
+        created = []
+        for item in body:
+            email = str(item.get("email", ""))
+            password = str(item.get("authentication", {}).get("new_password", ""))
+            if not item.get("first_name") or not item.get("last_name") or "@" not in email:
+                return JSONResponse(
+                    {
+                        "status": 422,
+                        "title": "Create customers failed.",
+                        "errors": {".customer_create": "Error creating customers"},
+                    },
+                    422,
+                )
+            if len(password) < 7 or password.isalpha() or password.isdigit():
+                return JSONResponse({"status": 422, "title": "Password too weak"}, 422)
+            if any(c["email"].lower() == email.lower() for c in store.customers.values()):
+                return JSONResponse(
+                    {
+                        "status": 422,
+                        "title": "Create customers failed.",
+                        "errors": {".customer_create": "Error creating customers"},
+                    },
+                    422,
+                )
+            customer = self.add_customer(
+                store.store_hash,
+                email,
+                first_name=item["first_name"],
+                last_name=item["last_name"],
+                customer_group_id=item.get("customer_group_id", 0),
+                origin_channel_id=item.get("origin_channel_id", 1),
+                channel_ids=item.get("channel_ids"),
+            )
+            created.append(customer)
+        return JSONResponse({"data": created, "meta": {}})
+
+    async def _update(self, store: EmulatedStore, request: Request) -> Response:
+        body = await request.json()
+        updated = []
+        for item in body:
+            customer = store.customers.get(int(item.get("id", 0)))
+            if customer is None:
+                return JSONResponse({"status": 422, "title": "Unknown customer"}, 422)
+            for key in ("email", "first_name", "last_name", "customer_group_id", "channel_ids"):
+                if key in item:
+                    customer[key] = item[key]
+            updated.append(customer)
+        return JSONResponse({"data": updated, "meta": {}})
+
+    # -- storefront --------------------------------------------------------------------------
+
+    def verify_login_token(
+        self, store: EmulatedStore, channel_id: int, token: str, client_ip: str | None
+    ) -> Acceptance:
+        """Raise ValueError(reason) unless BigCommerce would accept this token."""
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise ValueError(f"malformed token: {exc}") from None
+        if header.get("alg") != "HS256" or header.get("typ", "JWT") != "JWT":
+            raise ValueError("header must be alg HS256, typ JWT")
+        try:
+            claims = jwt.decode(
+                token,
+                store.client_secret,
+                algorithms=["HS256"],
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_aud": False,
+                    "require": ["iss", "iat", "jti", "operation", "store_hash", "customer_id"],
+                },
+            )
+        except jwt.PyJWTError as exc:
+            raise ValueError(f"signature or structure: {exc}") from None
+        unknown = set(claims) - KNOWN_CLAIMS
+        if unknown:
+            raise ValueError(f"unknown claims {sorted(unknown)}")
+        if claims["iss"] != store.client_id:
+            raise ValueError("iss is not the client id")
+        if claims["operation"] != "customer_login":
+            raise ValueError("operation is not customer_login")
+        if claims["store_hash"] != store.store_hash:
+            raise ValueError("store_hash is another store")
+        iat = claims["iat"]
+        if not isinstance(iat, int) or abs(self.clock() - iat) > TOKEN_WINDOW_SECONDS:
+            raise ValueError("iat outside the 30-second window")
+        if not isinstance(claims["jti"], str) or claims["jti"] in store.used_jti:
+            raise ValueError("jti missing or used before")
+        store.used_jti.add(claims["jti"])
+        customer_id = claims["customer_id"]
+        if not isinstance(customer_id, int) or customer_id not in store.customers:
+            raise ValueError("customer_id is not a customer of this store")
+        token_channel = claims.get("channel_id", 1)
+        if not isinstance(token_channel, int) or token_channel != channel_id:
+            raise ValueError("channel_id is not this storefront's channel")
+        allowed = store.customers[customer_id].get("channel_ids")
+        if allowed and channel_id not in allowed:
+            raise ValueError("customer may not use this channel")
+        redirect_to = claims.get("redirect_to", "/account.php")
+        if (
+            not isinstance(redirect_to, str)
+            or not redirect_to.startswith("/")
+            or redirect_to.startswith("//")
+            or "\\" in redirect_to
+        ):
+            raise ValueError("redirect_to is not a relative path")
+        if "request_ip" in claims and claims["request_ip"] != client_ip:
+            raise ValueError("request_ip does not match")
+        return Acceptance(store.store_hash, customer_id, channel_id, redirect_to, claims)
+
+    async def login_token(self, request: Request) -> Response:
+        store = self.stores.get(request.path_params["store_hash"])
+        channel_id = int(request.path_params["channel_id"])
+        if store is None or channel_id not in store.channels:
+            return HTMLResponse("No such storefront", status_code=404)
+        base = self.storefront_url(store.store_hash, channel_id)
+        try:
+            accepted = self.verify_login_token(
+                store,
+                channel_id,
+                request.path_params["token"],
+                request.client.host if request.client else None,
+            )
+        except ValueError as exc:
+            self.rejections.append(Rejection(store.store_hash, str(exc)))
+            return RedirectResponse(f"{base}/login.php?error={quote('Invalid login token')}", 302)
+        self.acceptances.append(accepted)
+        session = secrets.token_urlsafe(16)
+        self._sessions[session] = (store.store_hash, accepted.customer_id)
+        response = RedirectResponse(f"{base}{accepted.redirect_to}", status_code=302)
+        response.set_cookie(
+            f"SHOP_SESSION_{store.store_hash}_{channel_id}",
+            session,
+            httponly=True,
+            samesite="lax",
+            path="/",
+        )
+        return response
+
+    async def storefront_page(self, request: Request) -> Response:
+        store = self.stores.get(request.path_params["store_hash"])
+        channel_id = int(request.path_params["channel_id"])
+        if store is None or channel_id not in store.channels:
+            return HTMLResponse("No such storefront", status_code=404)
+        path = "/" + request.path_params.get("path", "")
+        cookie = request.cookies.get(f"SHOP_SESSION_{store.store_hash}_{channel_id}")
+        session = self._sessions.get(cookie or "")
+        if path == "/login.php" and request.query_params.get("action") == "logout":
+            self._sessions.pop(cookie or "", None)
+            session = None
+        customer = store.customers.get(session[1]) if session else None
+        if customer:
+            status = (
+                f"<p id=status>Signed in as customer #{customer['id']}, "
+                f"e-mail {escape(customer['email'])}</p>"
+            )
+        else:
+            error = request.query_params.get("error")
+            status = "<p id=status>Not signed in.</p>" + (
+                f"<p id=error>{escape(error)}</p>" if error else ""
+            )
+        login_links = "".join(
+            f'<li><a class=sso href="{escape(url)}">{escape(label)}</a></li>'
+            for label, url in self.sign_in_links.get((store.store_hash, channel_id), [])
+        )
+        page = f"""<!doctype html><html><head><meta charset=utf-8>
+<title>{escape(store.channels[channel_id])} (BigCommerce sandbox)</title>
+<style>body{{font:16px system-ui;max-width:36rem;margin:4rem auto}}</style></head><body>
+<h1>{escape(store.channels[channel_id])}</h1><p>Page <code>{escape(path)}</code> of store
+<code>{escape(store.store_hash)}</code>, channel {channel_id}.</p>{status}
+<ul>{login_links}</ul></body></html>"""
+        return HTMLResponse(page)
+
+    def app(self) -> Starlette:
+        return Starlette(
+            routes=[
+                Route(
+                    "/stores/{store_hash}/v3/customers",
+                    self.customers,
+                    methods=["GET", "POST", "PUT"],
+                ),
+                Route("/s/{store_hash}/{channel_id:int}/login/token/{token}", self.login_token),
+                Route("/s/{store_hash}/{channel_id:int}/{path:path}", self.storefront_page),
+                Route("/s/{store_hash}/{channel_id:int}", self.storefront_page),
+            ]
+        )
