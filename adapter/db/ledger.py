@@ -51,10 +51,13 @@ class Ledger:
         insert = (
             postgresql_insert if self._session.bind.dialect.name == "postgresql" else sqlite_insert
         )
-        result = await self._session.execute(
-            insert(UsedValue).values(**values).on_conflict_do_nothing()
+        inserted = await self._session.scalar(
+            insert(UsedValue)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(UsedValue.value_hash)
         )
-        return result.rowcount == 1
+        return inserted is not None
 
     async def release(self, namespace: str, value: str) -> None:
         await self._session.execute(
