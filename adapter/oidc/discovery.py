@@ -160,6 +160,7 @@ class ProviderDirectory:
         self._allow_insecure_loopback = allow_insecure_loopback
         self._metadata = _TimedCache(clock)
         self._jwks = _TimedCache(clock)
+        self._forced_refresh: dict[str, float] = {}
 
     async def metadata(self, issuer: str, *, multi_tenant: bool) -> ProviderMetadata:
         async def load() -> ProviderMetadata:
@@ -192,7 +193,12 @@ class ProviderDirectory:
             return KeySet(parsed)
 
         if refresh:
+            # Cooldown between refreshes forced by unknown kids, not since any fetch: a
+            # rotation right after a routine fetch must still be picked up.
+            now = self._clock.now()
             entry = self._jwks.peek(jwks_uri)
-            if entry and self._clock.now() - entry[0] < JWKS_REFRESH_COOLDOWN_SECONDS:
+            last = self._forced_refresh.get(jwks_uri)
+            if entry and last is not None and now - last < JWKS_REFRESH_COOLDOWN_SECONDS:
                 return entry[1]
+            self._forced_refresh[jwks_uri] = now
         return await self._jwks.get(jwks_uri, JWKS_TTL_SECONDS, load, force=refresh)
