@@ -89,6 +89,11 @@ class ConfigRepository:
             _reveal(body.app_client_secret), f"{ctx}:app_client_secret"
         )
         row.updated_at = now
+        if not created:
+            # Old channel rows go first: the unit of work would insert before deleting and
+            # trip the (store, channel_id) unique constraint.
+            row.channels.clear()
+            await self._session.flush()
         row.channels = [self._channel_row(slug, c) for c in body.channels]
         await self._session.flush()
         return created

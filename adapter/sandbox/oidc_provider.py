@@ -88,7 +88,12 @@ class SandboxOidcProvider:
         return user
 
     def add_client(self, client_id: str, client_secret: str, redirect_uris: list[str]) -> None:
-        self.clients[client_id] = SandboxClient(client_id, client_secret, redirect_uris)
+        """Register a client, or add redirect URIs to one already registered."""
+        known = self.clients.get(client_id)
+        if known is not None and known.client_secret == client_secret:
+            known.redirect_uris.extend(u for u in redirect_uris if u not in known.redirect_uris)
+            return
+        self.clients[client_id] = SandboxClient(client_id, client_secret, list(redirect_uris))
 
     def rotate_key(self) -> RSAKey:
         """Publish a new signing key and retire the old one (as OPs do on rotation)."""

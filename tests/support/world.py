@@ -92,15 +92,17 @@ class World:
     adapter: ServerThread | None = None
     runtime: Runtime | None = None
     settings_overrides: dict[str, Any] = field(default_factory=dict)
+    public_url: str = ""
 
     # -- the adapter ------------------------------------------------------------------------
 
-    def start_adapter(self, **overrides: Any) -> None:
+    def start_adapter(self, public_url: str | None = None, **overrides: Any) -> None:
         self.stop_adapter()
         server = ServerThread.bind("127.0.0.1")
+        self.public_url = public_url or server.url
         settings = Settings(
             database_url=self.database_url,
-            public_url=server.url,
+            public_url=self.public_url,
             secret_key=SecretStr(SECRET_KEY),
             allow_insecure_loopback=True,
             **{**self.settings_overrides, **overrides},
@@ -177,7 +179,7 @@ class World:
         self.op.add_client(
             body["client_id"],
             self.client_secret,
-            [f"{self.url}/sso/{STORE}/{slug}/oidc/callback"],
+            [f"{self.public_url}/sso/{STORE}/{slug}/oidc/callback"],
         )
         self._configure(
             lambda repo: repo.put_connection(STORE, slug, OidcConnectionBody.model_validate(body))
