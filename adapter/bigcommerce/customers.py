@@ -21,6 +21,9 @@ from adapter.errors import UpstreamFailed
 _READ_RETRY_DELAYS = (0.2, 0.5, 1.0)
 # With no reset header, BigCommerce says the platform is under load: retry after a pause.
 _DEFAULT_RATE_LIMIT_PAUSE = 1.0
+# A reset header of 0 must not turn the wait into a busy loop against the API.
+_MIN_RATE_LIMIT_PAUSE = 0.05
+_MAX_RATE_LIMITED_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,7 @@ class CustomersApi:
         self, method: str, url: str, *, params: Any = None, json: Any = None
     ) -> httpx.Response:
         waited = 0.0
+        rate_limited = 0
         read_retries = iter(_READ_RETRY_DELAYS if method == "GET" else ())
         while True:
             try:
@@ -123,7 +127,8 @@ class CustomersApi:
             status = response.status_code
             if status == 429:
                 pause = self._reset_seconds(response)
-                if waited + pause > self._max_wait:
+                rate_limited += 1
+                if waited + pause > self._max_wait or rate_limited >= _MAX_RATE_LIMITED_ATTEMPTS:
                     raise UpstreamFailed(
                         f"BigCommerce rate limit: would wait {waited + pause:.1f}s",
                         code="bigcommerce_rate_limited",
@@ -140,7 +145,9 @@ class CustomersApi:
     def _reset_seconds(response: httpx.Response) -> float:
         value = response.headers.get("X-Rate-Limit-Time-Reset-Ms")
         try:
-            return max(0.0, int(value) / 1000.0) if value is not None else _DEFAULT_RATE_LIMIT_PAUSE
+            if value is None:
+                return _DEFAULT_RATE_LIMIT_PAUSE
+            return max(_MIN_RATE_LIMIT_PAUSE, int(value) / 1000.0)
         except ValueError:
             return _DEFAULT_RATE_LIMIT_PAUSE
 

@@ -7,6 +7,7 @@ NotVerified with the rule that failed in `detail` (logged, never shown).
 from __future__ import annotations
 
 import hmac
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,7 +71,8 @@ def read_header(token: str, algorithms: Collection[str]) -> dict[str, Any]:
 
 
 def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # NaN and Infinity parse from JSON and would make every time comparison pass.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def verify_id_token(
