@@ -8,9 +8,16 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
+from adapter.logging import configure_logging
 from tests.support.databases import clear_all_tables, migrated_database, sync_url
 from tests.support.servers import ServerThread
 from tests.support.world import Dispatcher, World, build_world
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _production_logging() -> None:
+    """Tests log through the same pipeline (and redaction) as the service."""
+    configure_logging("DEBUG", json=True)
 
 
 @pytest.fixture(scope="session")

@@ -72,7 +72,8 @@ class Demo:
             assert self.process.poll() is None, f"demo exited early:\n{self.text}"
             assert time.monotonic() < deadline, f"demo printed no URLs:\n{self.text}"
             time.sleep(0.05)
-        # The URLs are printed just before the servers start listening.
+        # The sockets listen before the banner is printed, so this normally answers at once;
+        # the loop only guards against a demo that printed and then failed to serve.
         while True:
             try:
                 httpx.get(self.storefront, timeout=2)
@@ -208,9 +209,7 @@ def test_serve_without_secret_key_exits_2_with_one_line_reason(
 )
 def test_help_exits_0_and_describes_the_commands(argv: list[str], mentions: list[str]) -> None:
     # Our own command, with arguments from the parametrize list above.
-    done = subprocess.run(
-        [SSO_ADAPTER, *argv], capture_output=True, text=True, timeout=30
-    )
+    done = subprocess.run([SSO_ADAPTER, *argv], capture_output=True, text=True, timeout=30)
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("usage: sso-adapter")
