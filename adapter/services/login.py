@@ -95,16 +95,32 @@ class LoginService:
     def callback_url(self, store_slug: str, connection_slug: str) -> str:
         return f"{self._rt.settings.public_url}/sso/{store_slug}/{connection_slug}/oidc/callback"
 
+    async def logout_url(self, store_slug: str, channel_id: str | None) -> str:
+        async with self._rt.sessions() as session:
+            store = await self._config(session).get_store(store_slug)
+        if store is None:
+            raise NotFound(f"no store {store_slug}", code="unknown_store")
+        chosen = parse_channel_id(channel_id, store)
+        channel = store.channel(chosen)
+        if channel is None:
+            raise NotAdmitted(
+                f"channel {chosen} is not a channel of this store", code="channel_not_allowed"
+            )
+        return f"{channel.storefront_url}/login.php?action=logout"
+
+    def _config(self, session: Any) -> ConfigRepository:
+        return ConfigRepository(
+            session,
+            self._rt.box,
+            self._rt.clock,
+            allow_loopback=self._rt.settings.allow_insecure_loopback,
+        )
+
     async def _load(
         self, store_slug: str, connection_slug: str, trace: LoginTrace
     ) -> tuple[StoreRecord, ConnectionRecord]:
         async with self._rt.sessions() as session:
-            found = await ConfigRepository(
-                session,
-                self._rt.box,
-                self._rt.clock,
-                allow_loopback=self._rt.settings.allow_insecure_loopback,
-            ).get_connection(store_slug, connection_slug)
+            found = await self._config(session).get_connection(store_slug, connection_slug)
         if found is None:
             raise NotFound(
                 f"no connection {store_slug}/{connection_slug}", code="unknown_connection"

@@ -16,6 +16,8 @@ from adapter.db.migrate import head_revision
 from adapter.services.login import LoginService
 from adapter.services.runtime import Runtime
 from adapter.web import health, sso
+from adapter.web.metrics import Metrics
+from adapter.web.metrics import router as metrics_router
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -60,9 +62,12 @@ def create_app(runtime: Runtime) -> FastAPI:
         openapi_url=None,
     )
     app.state.runtime = runtime
+    app.state.metrics = metrics = Metrics()
+    runtime.observe_bigcommerce = metrics.observe_bigcommerce
     app.state.login_service = LoginService(runtime)
     app.state.schema_head = head_revision(runtime.settings.database_url)
     app.include_router(health.router)
+    app.include_router(metrics_router)
     app.include_router(sso.router)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -64,6 +64,7 @@ async def login_failed(request: Request, exc: Exception, trace: LoginTrace) -> R
         exc_info=not isinstance(exc, AdapterError),
     )
     runtime = _runtime(request)
+    _count_login(request, trace, "failure")
     try:
         async with runtime.sessions.begin() as session:
             AuditLog(session, runtime.clock).record(
@@ -93,6 +94,17 @@ async def login_failed(request: Request, exc: Exception, trace: LoginTrace) -> R
     )
 
 
+def _count_login(request: Request, trace: LoginTrace, outcome: str) -> None:
+    # Only configured names become labels: an attacker must not mint time series from URLs.
+    known = trace.protocol is not None
+    request.app.state.metrics.logins.labels(
+        trace.store_slug if known else "unknown",
+        trace.connection_slug if known else "unknown",
+        trace.protocol or "unknown",
+        outcome,
+    ).inc()
+
+
 def _redirect(url: str) -> RedirectResponse:
     response = RedirectResponse(url, status_code=302)
     response.headers["Cache-Control"] = "no-store"
@@ -110,15 +122,16 @@ async def start_login(request: Request, store: str, connection: str) -> Response
     browser_id = _browser_id(request) or secrets.token_urlsafe(32)
     query = request.query_params
     try:
-        url = await _service(request).start(
-            store,
-            connection,
-            channel_id=query.get("channel_id"),
-            redirect_to=query.get("redirect_to"),
-            login_hint=query.get("login_hint"),
-            browser_id=browser_id,
-            trace=trace,
-        )
+        with request.app.state.metrics.step("login_start"):
+            url = await _service(request).start(
+                store,
+                connection,
+                channel_id=query.get("channel_id"),
+                redirect_to=query.get("redirect_to"),
+                login_hint=query.get("login_hint"),
+                browser_id=browser_id,
+                trace=trace,
+            )
     except Exception as exc:
         return await login_failed(request, exc, trace)
     response = _redirect(url)
@@ -144,16 +157,18 @@ async def oidc_callback(request: Request, store: str, connection: str) -> Respon
     ):
         params = {}  # repeated parameters: refuse rather than guess which one counts
     try:
-        url = await _service(request).finish_oidc(
-            store,
-            connection,
-            params,
-            browser_id=_browser_id(request),
-            request_ip=request.client.host if request.client else None,
-            trace=trace,
-        )
+        with request.app.state.metrics.step("oidc_callback"):
+            url = await _service(request).finish_oidc(
+                store,
+                connection,
+                params,
+                browser_id=_browser_id(request),
+                request_ip=request.client.host if request.client else None,
+                trace=trace,
+            )
     except Exception as exc:
         return await login_failed(request, exc, trace)
+    _count_login(request, trace, "success")
     log.info(
         "login_succeeded",
         store=store,
@@ -162,4 +177,15 @@ async def oidc_callback(request: Request, store: str, connection: str) -> Respon
         customer_id=trace.customer_id,
         channel_id=trace.channel_id,
     )
+    return _redirect(url)
+
+
+@router.get("/{store}/logout")
+async def logout(request: Request, store: str) -> Response:
+    """Signs the shopper out of the storefront: BigCommerce's own logout page does it."""
+    trace = LoginTrace(store_slug=store[:63])
+    try:
+        url = await _service(request).logout_url(store, request.query_params.get("channel_id"))
+    except Exception as exc:
+        return await login_failed(request, exc, trace)
     return _redirect(url)

@@ -1,0 +1,63 @@
+"""Health, readiness, metrics and logout."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.support.world import World
+
+
+def test_healthz_and_readyz_answer_ok_on_a_migrated_database(world: World) -> None:
+    assert httpx.get(f"{world.url}/healthz").json() == {"status": "ok"}
+    ready = httpx.get(f"{world.url}/readyz")
+    assert ready.status_code == 200 and ready.json()["status"] == "ok"
+
+
+def test_readyz_is_503_when_the_schema_is_behind(world: World) -> None:
+    with world.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = 'behind'")
+    try:
+        assert httpx.get(f"{world.url}/readyz").status_code == 503
+    finally:
+        with world.engine.begin() as conn:
+            conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
+
+
+def test_metrics_count_logins_by_outcome_and_bigcommerce_calls(world: World) -> None:
+    assert world.login().landed
+    world.login(redirect_to="//evil.example")
+    world.login(store="no-such-store")
+    text = httpx.get(f"{world.url}/metrics").text
+    labels = 'connection="okta",outcome="{}",protocol="oidc",store="acme"'
+    assert f"sso_adapter_logins_total{{{labels.format('success')}}} 1.0" in text
+    assert f"sso_adapter_logins_total{{{labels.format('failure')}}} 1.0" in text
+    assert 'store="no-such-store"' not in text
+    assert 'sso_adapter_bigcommerce_calls_total{method="POST",status="200"} 1.0' in text
+    assert "sso_adapter_step_seconds_bucket" in text
+
+
+def test_every_response_carries_a_request_id_and_keeps_a_sane_incoming_one(world: World) -> None:
+    assert len(httpx.get(f"{world.url}/healthz").headers["x-request-id"]) == 16
+    kept = httpx.get(f"{world.url}/healthz", headers={"X-Request-ID": "proxy-req-12345"})
+    assert kept.headers["x-request-id"] == "proxy-req-12345"
+    replaced = httpx.get(f"{world.url}/healthz", headers={"X-Request-ID": "bad id\r\n"[:6]})
+    assert replaced.headers["x-request-id"] != "bad id"
+
+
+def test_logout_sends_the_shopper_to_the_storefronts_logout(world: World) -> None:
+    browser = world.browser()
+    outcome = world.login(browser)
+    assert outcome.landed
+    out = browser.get(f"{world.url}/sso/acme/logout", params={"channel_id": 1})
+    assert out.status_code == 302
+    assert (
+        out.headers["location"]
+        == world.shop.storefront_url("acme1", 1) + "/login.php?action=logout"
+    )
+    page = browser.get(out.headers["location"])
+    assert "Not signed in" in page.text
+
+
+def test_logout_of_an_unknown_store_or_channel_is_refused(world: World) -> None:
+    assert world.browser().get(f"{world.url}/sso/nope/logout").status_code == 404
+    assert world.browser().get(f"{world.url}/sso/acme/logout?channel_id=7").status_code == 403
