@@ -46,8 +46,6 @@ class SecretBox:
         self._current = self._add(master_key)
         for old in old_master_keys:
             self._add(old)
-        # A separate derivation for keyed hashes (lookup keys of one-time values).
-        self._hash_key = _derive(master_key, b"sso-adapter lookup hash v1")
 
     def _add(self, master: str) -> str:
         key = _derive(master, b"sso-adapter secret box v1")
@@ -74,6 +72,12 @@ class SecretBox:
     def needs_reseal(self, token: str) -> bool:
         return not token.startswith(f"{_PREFIX}.{self._current}.")
 
-    def lookup_hash(self, value: str) -> str:
-        """A keyed hash to find a row by a value that must not itself be stored."""
-        return hashlib.blake2b(value.encode(), key=self._hash_key, digest_size=32).hexdigest()
+    @staticmethod
+    def lookup_hash(value: str) -> str:
+        """A hash to find a row by a value that must not itself be stored.
+
+        Unkeyed on purpose: the values hashed (states, browser ids) are 256-bit random or
+        public (assertion ids), so the hash reveals nothing, and it stays the same when the
+        master key is rotated, so logins in flight and replay ledgers survive a rotation.
+        """
+        return hashlib.sha256(value.encode()).hexdigest()
