@@ -66,3 +66,17 @@ class ConfigurationError(AdapterError):
     status = 422
     code = "invalid_configuration"
     public_message = "The configuration is not valid."
+
+    def __init__(self, detail: str, *, field: str | None = None, code: str | None = None):
+        # Configuration errors go to operators, who need the precise reason.
+        super().__init__(detail, code=code, public_message=detail)
+        self.field = field
+
+
+class Conflict(AdapterError):
+    status = 409
+    code = "conflict"
+    public_message = "The request conflicts with the current state."
+
+    def __init__(self, detail: str, *, code: str | None = None):
+        super().__init__(detail, code=code, public_message=detail)

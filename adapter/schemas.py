@@ -5,7 +5,8 @@ Secrets are SecretStr so that no repr, log line or error message can print them.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -36,14 +37,8 @@ class ChannelBody(_Body):
             raise ValueError("delivery is only for headless channels")
         if self.kind == "headless" and self.delivery is None:
             self.delivery = "jwt"
-        if self.delivery == "access_token":
-            missing = [
-                name
-                for name in ("storefront_token", "return_url", "exchange_secret")
-                if getattr(self, name) is None
-            ]
-            if missing:
-                raise ValueError(f"delivery access_token needs {', '.join(missing)}")
+        if self.delivery == "access_token" and self.return_url is None:
+            raise ValueError("delivery access_token needs return_url")
         if self.login_token_path is not None and not (
             self.login_token_path.startswith("/") and self.login_token_path.endswith("/")
         ):
@@ -54,8 +49,9 @@ class ChannelBody(_Body):
 class StoreBody(_Body):
     store_hash: str = Field(pattern=r"^[a-z0-9]{1,64}$")
     client_id: str = Field(min_length=1, max_length=255)
-    client_secret: SecretStr
-    api_token: SecretStr
+    # Write-only secrets: required when the store is created, kept when omitted on replace.
+    client_secret: SecretStr | None = None
+    api_token: SecretStr | None = None
     api_base_url: str = Field(default="https://api.bigcommerce.com", max_length=2048)
     default_channel_id: ChannelId = 1
     bind_request_ip: bool = False
@@ -132,3 +128,122 @@ ConnectionBody = Annotated[OidcConnectionBody | SamlConnectionBody, Field(discri
 STORE_SECRETS = ("client_secret", "api_token", "app_client_secret")
 CHANNEL_SECRETS = ("storefront_token", "exchange_secret")
 CONNECTION_SECRETS = ("client_secret",)
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+
+class ErrorBody(BaseModel):
+    error: str
+    message: str
+    field: str | None = None
+
+
+class ChannelView(BaseModel):
+    channel_id: int
+    kind: str
+    storefront_url: str
+    delivery: str | None = None
+    login_token_path: str | None = None
+    graphql_url: str | None = None
+    return_url: str | None = None
+
+
+class StoreView(BaseModel):
+    slug: str
+    store_hash: str
+    client_id: str
+    api_base_url: str
+    default_channel_id: int
+    bind_request_ip: bool
+    app_client_id: str | None
+    channels: list[ChannelView]
+    created_at: datetime
+    updated_at: datetime
+
+
+class StoreList(BaseModel):
+    items: list[StoreView]
+
+
+class ConnectionView(BaseModel):
+    slug: str
+    protocol: str
+    settings: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+class ConnectionList(BaseModel):
+    items: list[ConnectionView]
+
+
+class LinkView(BaseModel):
+    id: int
+    connection: str
+    subject: str
+    customer_id: int
+    email: str | None
+    created_at: datetime
+    last_login_at: datetime | None
+    login_count: int
+
+
+class LinkPage(BaseModel):
+    items: list[LinkView]
+    next_cursor: str | None
+
+
+class NewLink(_Body):
+    connection: Slug
+    subject: str = Field(min_length=1, max_length=512)
+    customer_id: int = Field(ge=1, le=2**53)
+
+
+class LinkUpdate(_Body):
+    customer_id: int = Field(ge=1, le=2**53)
+
+
+class EventView(BaseModel):
+    id: int
+    created_at: datetime
+    kind: str
+    outcome: str
+    reason: str | None
+    reference: str | None
+    actor: str | None
+    connection: str | None
+    subject: str | None
+    customer_id: int | None
+    email: str | None
+    details: dict[str, Any]
+
+
+class EventPage(BaseModel):
+    items: list[EventView]
+    next_cursor: str | None
+
+
+class CredentialCheck(BaseModel):
+    ok: bool
+    message: str
+
+
+class TestLoginRequest(_Body):
+    """A dry run: what would the adapter do for this identity? Nothing is written."""
+
+    claims: dict[str, Any] = Field(description="ID token / userinfo claims as the IdP would send")
+    channel_id: ChannelId | None = None
+    redirect_to: str | None = None
+
+
+class TestLoginAnswer(BaseModel):
+    outcome: Literal["login", "refused"]
+    action: str
+    subject: str | None
+    email: str | None
+    email_verified: bool
+    customer_id: int | None
+    reason: str | None
+    customer_to_create: dict[str, Any] | None
+    jwt_claims: dict[str, Any] | None

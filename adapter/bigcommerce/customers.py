@@ -166,6 +166,13 @@ class CustomersApi:
             raise UpstreamFailed(f"BigCommerce {what}: unexpected body", code="bigcommerce_error")
         return data
 
+    async def probe(self) -> None:
+        """One cheap read that proves the API token works for this store."""
+        response = await self._call("GET", self._base, params={"limit": 1})
+        if response.status_code != 200:
+            raise self._fail("credentials check", response)
+        self._data(response, "credentials check")
+
     async def find_by_email(self, email: str) -> list[Customer]:
         """Customers whose e-mail equals `email`, compared case-insensitively."""
         wanted = {email, email.lower()}

@@ -48,12 +48,22 @@ class ConfigRepository:
     def _open(self, value: str | None, context: str) -> str | None:
         return None if value is None else self._box.open(value, context=context)
 
-    def _check_url(self, field: str, url: str | None) -> None:
+    def check_url(self, field: str, url: str | None) -> None:
         if url is None:
             return
         reason = check_outbound_url(url, allow_insecure_loopback=self._allow_loopback)
         if reason:
-            raise ConfigurationError(f"{field} {reason}", code="invalid_url")
+            raise ConfigurationError(f"{field} {reason}", field=field, code="invalid_url")
+
+    def _keep_or_seal(
+        self, given: SecretStr | None, existing: str | None, context: str, field: str
+    ) -> str:
+        """A secret given is sealed; one omitted keeps the stored one; none at all is an error."""
+        if given is not None:
+            return self._box.seal(given.get_secret_value(), context=context)
+        if existing is None:
+            raise ConfigurationError(f"{field} is required", field=field, code="secret_required")
+        return existing
 
     # -- stores ---------------------------------------------------------------------------
 
@@ -64,12 +74,12 @@ class ConfigRepository:
 
     async def put_store(self, slug: str, body: StoreBody) -> bool:
         """Create or replace a store; True when it was created."""
-        self._check_url("api_base_url", body.api_base_url)
+        self.check_url("api_base_url", body.api_base_url)
         for channel in body.channels:
             prefix = f"channels[{channel.channel_id}]"
-            self._check_url(f"{prefix}.storefront_url", channel.storefront_url)
-            self._check_url(f"{prefix}.graphql_url", channel.graphql_url)
-            self._check_url(f"{prefix}.return_url", channel.return_url)
+            self.check_url(f"{prefix}.storefront_url", channel.storefront_url)
+            self.check_url(f"{prefix}.graphql_url", channel.graphql_url)
+            self.check_url(f"{prefix}.return_url", channel.return_url)
         row = await self._store_row(slug)
         created = row is None
         now = self._now()
@@ -79,27 +89,57 @@ class ConfigRepository:
         ctx = f"store:{slug}"
         row.store_hash = body.store_hash
         row.client_id = body.client_id
-        row.client_secret_sealed = self._seal(_reveal(body.client_secret), f"{ctx}:client_secret")
-        row.api_token_sealed = self._seal(_reveal(body.api_token), f"{ctx}:api_token")
+        row.client_secret_sealed = self._keep_or_seal(
+            body.client_secret,
+            None if created else row.client_secret_sealed,
+            f"{ctx}:client_secret",
+            "client_secret",
+        )
+        row.api_token_sealed = self._keep_or_seal(
+            body.api_token,
+            None if created else row.api_token_sealed,
+            f"{ctx}:api_token",
+            "api_token",
+        )
         row.api_base_url = body.api_base_url.rstrip("/")
         row.default_channel_id = body.default_channel_id
         row.bind_request_ip = body.bind_request_ip
         row.app_client_id = body.app_client_id
-        row.app_client_secret_sealed = self._seal(
-            _reveal(body.app_client_secret), f"{ctx}:app_client_secret"
-        )
+        if body.app_client_secret is not None or body.app_client_id is None:
+            row.app_client_secret_sealed = self._seal(
+                _reveal(body.app_client_secret), f"{ctx}:app_client_secret"
+            )
         row.updated_at = now
+        previous = {} if created else {c.channel_id: c for c in row.channels}
+        new_channels = [
+            self._channel_row(slug, c, previous.get(c.channel_id)) for c in body.channels
+        ]
         if not created:
             # Old channel rows go first: the unit of work would insert before deleting and
             # trip the (store, channel_id) unique constraint.
             row.channels.clear()
             await self._session.flush()
-        row.channels = [self._channel_row(slug, c) for c in body.channels]
+        row.channels = new_channels
         await self._session.flush()
         return created
 
-    def _channel_row(self, store_slug: str, body: ChannelBody) -> Channel:
+    def _channel_row(self, store_slug: str, body: ChannelBody, previous: Channel | None) -> Channel:
         ctx = f"store:{store_slug}:channel:{body.channel_id}"
+        field = f"channels[{body.channel_id}]"
+        storefront_token = exchange_secret = None
+        if body.delivery == "access_token":
+            storefront_token = self._keep_or_seal(
+                body.storefront_token,
+                previous.storefront_token_sealed if previous else None,
+                f"{ctx}:storefront_token",
+                f"{field}.storefront_token",
+            )
+            exchange_secret = self._keep_or_seal(
+                body.exchange_secret,
+                previous.exchange_secret_sealed if previous else None,
+                f"{ctx}:exchange_secret",
+                f"{field}.exchange_secret",
+            )
         return Channel(
             channel_id=body.channel_id,
             kind=body.kind,
@@ -107,13 +147,9 @@ class ConfigRepository:
             delivery=body.delivery,
             login_token_path=body.login_token_path,
             graphql_url=body.graphql_url,
-            storefront_token_sealed=self._seal(
-                _reveal(body.storefront_token), f"{ctx}:storefront_token"
-            ),
+            storefront_token_sealed=storefront_token,
             return_url=body.return_url,
-            exchange_secret_sealed=self._seal(
-                _reveal(body.exchange_secret), f"{ctx}:exchange_secret"
-            ),
+            exchange_secret_sealed=exchange_secret,
         )
 
     def _store_record(self, row: Store) -> StoreRecord:
@@ -171,22 +207,71 @@ class ConfigRepository:
                 code="unknown_channel",
             )
         if isinstance(body, OidcConnectionBody):
-            self._check_url("issuer", body.issuer)
-        row = await self._session.scalar(
-            select(Connection).where(Connection.store_id == store.id, Connection.slug == slug)
-        )
+            self.check_url("issuer", body.issuer)
+        if isinstance(body, SamlConnectionBody):
+            self.check_url("idp_metadata_url", body.idp_metadata_url)
+        row = await self._connection_row(store.id, slug)
         created = row is None
         now = self._now()
         if row is None:
             row = Connection(store_id=store.id, slug=slug, created_at=now)
             self._session.add(row)
+        context = f"store:{store_slug}:connection:{slug}"
+        if isinstance(body, OidcConnectionBody):
+            row.client_secret_sealed = self._keep_or_seal(
+                body.client_secret,
+                None if created or row.protocol != "oidc" else row.client_secret_sealed,
+                context,
+                "client_secret",
+            )
+        else:
+            row.client_secret_sealed = None
         row.protocol = body.protocol
         row.settings = body.model_dump(mode="json", exclude={"client_secret"})
-        secret = _reveal(getattr(body, "client_secret", None))
-        row.client_secret_sealed = self._seal(secret, f"store:{store_slug}:connection:{slug}")
         row.updated_at = now
         await self._session.flush()
         return created
+
+    async def _connection_row(self, store_id: int, slug: str) -> Connection | None:
+        return await self._session.scalar(
+            select(Connection).where(Connection.store_id == store_id, Connection.slug == slug)
+        )
+
+    # -- listing and deleting (admin API) ---------------------------------------------------
+
+    async def list_store_rows(self) -> list[Store]:
+        rows = await self._session.scalars(
+            select(Store).options(selectinload(Store.channels)).order_by(Store.slug)
+        )
+        return list(rows)
+
+    async def store_row(self, slug: str) -> Store | None:
+        return await self._store_row(slug)
+
+    async def delete_store(self, slug: str) -> bool:
+        row = await self._store_row(slug)
+        if row is None:
+            return False
+        await self._session.delete(row)
+        await self._session.flush()
+        return True
+
+    async def connection_rows(self, store_id: int) -> list[Connection]:
+        rows = await self._session.scalars(
+            select(Connection).where(Connection.store_id == store_id).order_by(Connection.slug)
+        )
+        return list(rows)
+
+    async def connection_row(self, store_id: int, slug: str) -> Connection | None:
+        return await self._connection_row(store_id, slug)
+
+    async def delete_connection(self, store_id: int, slug: str) -> bool:
+        row = await self._connection_row(store_id, slug)
+        if row is None:
+            return False
+        await self._session.delete(row)
+        await self._session.flush()
+        return True
 
     async def get_connection(
         self, store_slug: str, slug: str
@@ -194,9 +279,7 @@ class ConfigRepository:
         store = await self._store_row(store_slug)
         if store is None:
             return None
-        row = await self._session.scalar(
-            select(Connection).where(Connection.store_id == store.id, Connection.slug == slug)
-        )
+        row = await self._connection_row(store.id, slug)
         if row is None:
             return None
         model = OidcConnectionBody if row.protocol == "oidc" else SamlConnectionBody

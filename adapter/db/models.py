@@ -177,3 +177,16 @@ class AuditEvent(Base):
     customer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AdminToken(Base):
+    """An admin API token: only its SHA-256 is kept; the token itself is shown once."""
+
+    __tablename__ = "admin_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

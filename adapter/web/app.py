@@ -16,6 +16,7 @@ from adapter.db.migrate import head_revision
 from adapter.services.login import LoginService
 from adapter.services.runtime import Runtime
 from adapter.web import health, sso
+from adapter.web.admin.app import create_admin_app
 from adapter.web.metrics import Metrics
 from adapter.web.metrics import router as metrics_router
 
@@ -69,5 +70,6 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(health.router)
     app.include_router(metrics_router)
     app.include_router(sso.router)
+    app.mount("/admin/v1", create_admin_app(runtime))
     app.add_middleware(RequestIdMiddleware)
     return app

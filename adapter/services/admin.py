@@ -1,0 +1,605 @@
+"""The admin use cases: configuration, links, events and the dry-run test login.
+
+Every change is one transaction that also writes its audit event, naming the actor.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapter.bigcommerce.customers import CustomersApi
+from adapter.core.customer_profile import customer_group, customer_names
+from adapter.core.records import StoreRecord
+from adapter.core.redirects import InvalidRedirect, validate_redirect_to
+from adapter.db.audit import AuditLog, AuditRecord
+from adapter.db.config import ConfigRepository
+from adapter.db.links import LinkRepository
+from adapter.db.models import AuditEvent, Connection, Link, Store
+from adapter.errors import AdapterError, BadRequest, ConfigurationError, Conflict, NotFound
+from adapter.oidc.discovery import InvalidProviderMetadata, fetch_json, parse_provider_metadata
+from adapter.oidc.relying_party import identity_from_claims
+from adapter.schemas import (
+    ChannelView,
+    ConnectionView,
+    CredentialCheck,
+    EventPage,
+    EventView,
+    LinkPage,
+    LinkView,
+    NewLink,
+    OidcConnectionBody,
+    SamlConnectionBody,
+    StoreBody,
+    StoreView,
+    TestLoginAnswer,
+    TestLoginRequest,
+)
+from adapter.services.login import oidc_client_settings, parse_channel_id
+from adapter.services.runtime import Runtime
+
+T = TypeVar("T")
+MAX_PAGE = 500
+
+
+def encode_cursor(last_id: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps({"id": last_id}).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        last_id = value["id"]
+        if not isinstance(last_id, int) or isinstance(last_id, bool) or not 0 < last_id < 2**63:
+            raise ValueError(last_id)
+        return last_id
+    except (ValueError, KeyError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise BadRequest("cursor is not one this API gave out", code="invalid_cursor") from None
+
+
+def store_view(row: Store) -> StoreView:
+    return StoreView(
+        slug=row.slug,
+        store_hash=row.store_hash,
+        client_id=row.client_id,
+        api_base_url=row.api_base_url,
+        default_channel_id=row.default_channel_id,
+        bind_request_ip=row.bind_request_ip,
+        app_client_id=row.app_client_id,
+        channels=[
+            ChannelView(
+                channel_id=c.channel_id,
+                kind=c.kind,
+                storefront_url=c.storefront_url,
+                delivery=c.delivery,
+                login_token_path=c.login_token_path,
+                graphql_url=c.graphql_url,
+                return_url=c.return_url,
+            )
+            for c in row.channels
+        ],
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def connection_view(row: Connection) -> ConnectionView:
+    return ConnectionView(
+        slug=row.slug,
+        protocol=row.protocol,
+        settings=dict(row.settings),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def link_view(row: Link, connection_slug: str) -> LinkView:
+    return LinkView(
+        id=row.id,
+        connection=connection_slug,
+        subject=row.subject,
+        customer_id=row.customer_id,
+        email=row.email,
+        created_at=row.created_at,
+        last_login_at=row.last_login_at,
+        login_count=row.login_count,
+    )
+
+
+def event_view(row: AuditEvent) -> EventView:
+    return EventView(
+        id=row.id,
+        created_at=row.created_at,
+        kind=row.kind,
+        outcome=row.outcome,
+        reason=row.reason,
+        reference=row.reference,
+        actor=row.actor,
+        connection=row.connection_slug,
+        subject=row.subject,
+        customer_id=row.customer_id,
+        email=row.email,
+        details=dict(row.details or {}),
+    )
+
+
+class AdminService:
+    def __init__(self, runtime: Runtime):
+        self._rt = runtime
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _config(self, session: AsyncSession) -> ConfigRepository:
+        return ConfigRepository(
+            session,
+            self._rt.box,
+            self._rt.clock,
+            allow_loopback=self._rt.settings.allow_insecure_loopback,
+        )
+
+    async def _write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self._rt.sessions.begin() as session:
+            return await work(session)
+
+    async def _read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self._rt.sessions() as session:
+            return await work(session)
+
+    def _audit(
+        self, session: AsyncSession, kind: str, actor: str, store: str, **fields: Any
+    ) -> None:
+        AuditLog(session, self._rt.clock).record(
+            AuditRecord(kind=kind, outcome="success", store_slug=store, actor=actor, **fields)
+        )
+
+    @staticmethod
+    async def _store(session: AsyncSession, config: ConfigRepository, slug: str) -> Store:
+        row = await config.store_row(slug)
+        if row is None:
+            raise NotFound(f"store {slug!r} does not exist", code="store_not_found")
+        return row
+
+    # -- stores ------------------------------------------------------------------------------
+
+    async def list_stores(self) -> list[StoreView]:
+        async def work(session: AsyncSession) -> list[StoreView]:
+            return [store_view(r) for r in await self._config(session).list_store_rows()]
+
+        return await self._read(work)
+
+    async def get_store(self, slug: str) -> StoreView:
+        async def work(session: AsyncSession) -> StoreView:
+            return store_view(await self._store(session, self._config(session), slug))
+
+        return await self._read(work)
+
+    async def put_store(self, slug: str, body: StoreBody, actor: str) -> tuple[bool, StoreView]:
+        async def work(session: AsyncSession) -> tuple[bool, StoreView]:
+            config = self._config(session)
+            created = await config.put_store(slug, body)
+            self._audit(session, "store.created" if created else "store.updated", actor, slug)
+            await session.flush()
+            return created, store_view(await self._store(session, config, slug))
+
+        return await self._write(work)
+
+    async def delete_store(self, slug: str, actor: str) -> None:
+        async def work(session: AsyncSession) -> None:
+            if not await self._config(session).delete_store(slug):
+                raise NotFound(f"store {slug!r} does not exist", code="store_not_found")
+            self._audit(session, "store.deleted", actor, slug)
+
+        await self._write(work)
+
+    async def store_record(self, slug: str) -> StoreRecord:
+        async def work(session: AsyncSession) -> StoreRecord | None:
+            return await self._config(session).get_store(slug)
+
+        record = await self._read(work)
+        if record is None:
+            raise NotFound(f"store {slug!r} does not exist", code="store_not_found")
+        return record
+
+    async def check_credentials(self, slug: str) -> CredentialCheck:
+        store = await self.store_record(slug)
+        try:
+            await self._rt.customers_api(store).probe()
+        except AdapterError as exc:
+            return CredentialCheck(ok=False, message=exc.detail)
+        return CredentialCheck(ok=True, message="the API token can read customers")
+
+    # -- connections -------------------------------------------------------------------------
+
+    async def _validate_connection(self, body: OidcConnectionBody | SamlConnectionBody) -> None:
+        if isinstance(body, SamlConnectionBody):
+            raise ConfigurationError(
+                "SAML connections are not available in this version",
+                field="protocol",
+                code="protocol_unavailable",
+            )
+        reason = None
+        url = body.issuer.rstrip("/") + "/.well-known/openid-configuration"
+        try:
+            document = await fetch_json(self._rt.idp_http, url, "discovery")
+            parse_provider_metadata(
+                document,
+                configured_issuer=body.issuer,
+                multi_tenant=body.allowed_tenants is not None,
+                allow_insecure_loopback=self._rt.settings.allow_insecure_loopback,
+            )
+        except AdapterError as exc:
+            reason = exc.detail
+        except InvalidProviderMetadata as exc:
+            reason = f"discovery: {exc}"
+        if reason:
+            raise ConfigurationError(
+                f"the issuer's discovery document cannot be used: {reason}",
+                field="issuer",
+                code="issuer_unusable",
+            )
+
+    async def put_connection(
+        self, store: str, slug: str, body: OidcConnectionBody | SamlConnectionBody, actor: str
+    ) -> tuple[bool, ConnectionView]:
+        await self.get_store(store)  # 404 before the network is asked anything
+        await self._validate_connection_urls(body)
+        await self._validate_connection(body)
+
+        async def work(session: AsyncSession) -> tuple[bool, ConnectionView]:
+            config = self._config(session)
+            created = await config.put_connection(store, slug, body)
+            row = await self._store(session, config, store)
+            self._audit(
+                session,
+                "connection.created" if created else "connection.updated",
+                actor,
+                store,
+                connection_slug=slug,
+            )
+            connection = await config.connection_row(row.id, slug)
+            assert connection is not None
+            return created, connection_view(connection)
+
+        return await self._write(work)
+
+    async def _validate_connection_urls(
+        self, body: OidcConnectionBody | SamlConnectionBody
+    ) -> None:
+        # Checked before any network call, so a refused URL is never fetched.
+        async def work(session: AsyncSession) -> None:
+            config = self._config(session)
+            if isinstance(body, OidcConnectionBody):
+                config.check_url("issuer", body.issuer)
+
+        await self._read(work)
+
+    async def list_connections(self, store: str) -> list[ConnectionView]:
+        async def work(session: AsyncSession) -> list[ConnectionView]:
+            config = self._config(session)
+            row = await self._store(session, config, store)
+            return [connection_view(c) for c in await config.connection_rows(row.id)]
+
+        return await self._read(work)
+
+    async def get_connection(self, store: str, slug: str) -> ConnectionView:
+        async def work(session: AsyncSession) -> ConnectionView:
+            config = self._config(session)
+            row = await self._store(session, config, store)
+            connection = await config.connection_row(row.id, slug)
+            if connection is None:
+                raise NotFound(f"connection {slug!r} does not exist", code="connection_not_found")
+            return connection_view(connection)
+
+        return await self._read(work)
+
+    async def delete_connection(self, store: str, slug: str, actor: str) -> None:
+        async def work(session: AsyncSession) -> None:
+            config = self._config(session)
+            row = await self._store(session, config, store)
+            if not await config.delete_connection(row.id, slug):
+                raise NotFound(f"connection {slug!r} does not exist", code="connection_not_found")
+            self._audit(session, "connection.deleted", actor, store, connection_slug=slug)
+
+        await self._write(work)
+
+    # -- links -------------------------------------------------------------------------------
+
+    async def _connection_ids(self, session: AsyncSession, store_id: int) -> dict[int, str]:
+        rows = await session.execute(
+            select(Connection.id, Connection.slug).where(Connection.store_id == store_id)
+        )
+        return {row.id: row.slug for row in rows}
+
+    async def list_links(
+        self,
+        store: str,
+        *,
+        connection: str | None,
+        subject: str | None,
+        customer_id: int | None,
+        email: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> LinkPage:
+        after = decode_cursor(cursor)
+
+        async def work(session: AsyncSession) -> LinkPage:
+            row = await self._store(session, self._config(session), store)
+            slugs = await self._connection_ids(session, row.id)
+            query = select(Link).where(Link.store_id == row.id)
+            if connection is not None:
+                ids = [i for i, s in slugs.items() if s == connection]
+                query = query.where(Link.connection_id.in_(ids))
+            if subject is not None:
+                query = query.where(Link.subject == subject)
+            if customer_id is not None:
+                query = query.where(Link.customer_id == customer_id)
+            if email is not None:
+                query = query.where(Link.email == email)
+            if after is not None:
+                query = query.where(Link.id > after)
+            links = list(await session.scalars(query.order_by(Link.id).limit(limit + 1)))
+            more = len(links) > limit
+            links = links[:limit]
+            return LinkPage(
+                items=[link_view(link, slugs[link.connection_id]) for link in links],
+                next_cursor=encode_cursor(links[-1].id) if more else None,
+            )
+
+        return await self._read(work)
+
+    async def _link(
+        self, session: AsyncSession, store: str, link_id: int
+    ) -> tuple[Store, Link, str]:
+        row = await self._store(session, self._config(session), store)
+        link = await session.get(Link, link_id)
+        if link is None or link.store_id != row.id:
+            raise NotFound(f"link {link_id} does not exist in this store", code="link_not_found")
+        slugs = await self._connection_ids(session, row.id)
+        return row, link, slugs[link.connection_id]
+
+    async def get_link(self, store: str, link_id: int) -> LinkView:
+        async def work(session: AsyncSession) -> LinkView:
+            _, link, slug = await self._link(session, store, link_id)
+            return link_view(link, slug)
+
+        return await self._read(work)
+
+    async def create_link(self, store: str, body: NewLink, actor: str) -> LinkView:
+        async def work(session: AsyncSession) -> LinkView:
+            config = self._config(session)
+            row = await self._store(session, config, store)
+            connection = await config.connection_row(row.id, body.connection)
+            if connection is None:
+                raise NotFound(
+                    f"connection {body.connection!r} does not exist", code="connection_not_found"
+                )
+            links = LinkRepository(session, self._rt.clock)
+            if await links.find(connection.id, body.subject) is not None:
+                raise Conflict("this subject is already linked", code="link_exists")
+            link = await links.create(
+                store_id=row.id,
+                connection_id=connection.id,
+                subject=body.subject,
+                customer_id=body.customer_id,
+                email=None,
+            )
+            self._audit(
+                session,
+                "link.created",
+                actor,
+                store,
+                connection_slug=body.connection,
+                subject=body.subject,
+                customer_id=body.customer_id,
+                reason="manual",
+            )
+            return link_view(link, body.connection)
+
+        return await self._write(work)
+
+    async def repoint_link(
+        self, store: str, link_id: int, customer_id: int, actor: str
+    ) -> LinkView:
+        async def work(session: AsyncSession) -> LinkView:
+            _, link, slug = await self._link(session, store, link_id)
+            previous = link.customer_id
+            link.customer_id = customer_id
+            self._audit(
+                session,
+                "link.updated",
+                actor,
+                store,
+                connection_slug=slug,
+                subject=link.subject,
+                customer_id=customer_id,
+                details={"previous_customer_id": previous},
+            )
+            await session.flush()
+            return link_view(link, slug)
+
+        return await self._write(work)
+
+    async def delete_link(self, store: str, link_id: int, actor: str) -> None:
+        async def work(session: AsyncSession) -> None:
+            _, link, slug = await self._link(session, store, link_id)
+            self._audit(
+                session,
+                "link.deleted",
+                actor,
+                store,
+                connection_slug=slug,
+                subject=link.subject,
+                customer_id=link.customer_id,
+            )
+            await session.delete(link)
+
+        await self._write(work)
+
+    # -- events ------------------------------------------------------------------------------
+
+    async def list_events(
+        self,
+        store: str,
+        *,
+        kind: str | None,
+        outcome: str | None,
+        connection: str | None,
+        subject: str | None,
+        customer_id: int | None,
+        email: str | None,
+        limit: int,
+        cursor: str | None,
+    ) -> EventPage:
+        before = decode_cursor(cursor)
+
+        async def work(session: AsyncSession) -> EventPage:
+            await self._store(session, self._config(session), store)
+            query = select(AuditEvent).where(AuditEvent.store_slug == store)
+            for column, value in (
+                (AuditEvent.kind, kind),
+                (AuditEvent.outcome, outcome),
+                (AuditEvent.connection_slug, connection),
+                (AuditEvent.subject, subject),
+                (AuditEvent.customer_id, customer_id),
+                (AuditEvent.email, email),
+            ):
+                if value is not None:
+                    query = query.where(column == value)
+            if before is not None:
+                query = query.where(AuditEvent.id < before)
+            rows = list(
+                await session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit + 1))
+            )
+            more = len(rows) > limit
+            rows = rows[:limit]
+            return EventPage(
+                items=[event_view(r) for r in rows],
+                next_cursor=encode_cursor(rows[-1].id) if more else None,
+            )
+
+        return await self._read(work)
+
+    # -- the dry-run test login --------------------------------------------------------------
+
+    async def test_login(self, store: str, slug: str, request: TestLoginRequest) -> TestLoginAnswer:
+        async def load(session: AsyncSession) -> Any:
+            return await self._config(session).get_connection(store, slug)
+
+        found = await self._read(load)
+        if found is None:
+            raise NotFound(f"connection {store}/{slug} does not exist", code="connection_not_found")
+        store_record, connection = found
+        if connection.protocol != "oidc":
+            raise ConfigurationError("test logins take OIDC claims", code="protocol_unavailable")
+        return await DryRun(self._rt, store_record, connection).run(request)
+
+
+class DryRun:
+    """Walks the login's decisions for given claims, reading but never writing."""
+
+    def __init__(self, runtime: Runtime, store: StoreRecord, connection: Any):
+        self._rt = runtime
+        self._store = store
+        self._connection = connection
+
+    def _refused(self, reason: str, **known: Any) -> TestLoginAnswer:
+        return TestLoginAnswer(
+            outcome="refused",
+            action="refuse",
+            subject=known.get("subject"),
+            email=known.get("email"),
+            email_verified=known.get("email_verified", False),
+            customer_id=known.get("customer_id"),
+            reason=reason,
+            customer_to_create=None,
+            jwt_claims=None,
+        )
+
+    async def run(self, request: TestLoginRequest) -> TestLoginAnswer:
+        store, connection, settings = self._store, self._connection, self._connection.settings
+        try:
+            identity = identity_from_claims(request.claims, oidc_client_settings(connection))
+            channel_id = parse_channel_id(
+                None if request.channel_id is None else str(request.channel_id), store
+            )
+            redirect_to = validate_redirect_to(request.redirect_to)
+        except InvalidRedirect as exc:
+            return self._refused(f"redirect_to {exc}")
+        except AdapterError as exc:
+            return self._refused(exc.code)
+        known = {
+            "subject": identity.subject,
+            "email": identity.email,
+            "email_verified": identity.email_verified,
+        }
+        if store.channel(channel_id) is None or channel_id not in settings.channel_ids:
+            return self._refused("channel_not_allowed", **known)
+
+        async with self._rt.sessions() as session:
+            links = LinkRepository(session, self._rt.clock)
+            link = await links.find(connection.id, identity.subject)
+        customer_id: int | None = None
+        to_create: dict[str, Any] | None = None
+        if link is not None:
+            action, customer_id = "use_link", link.customer_id
+        elif not identity.email:
+            return self._refused("email_missing", **known)
+        else:
+            customers: CustomersApi = self._rt.customers_api(store)
+            matches = await customers.find_by_email(identity.email)
+            may_link = settings.link_by_email and identity.email_verified
+            if may_link and len(matches) == 1:
+                async with self._rt.sessions() as session:
+                    other = await LinkRepository(session, self._rt.clock).find_for_customer(
+                        connection.id, matches[0].id
+                    )
+                if other is not None:
+                    return self._refused("customer_linked_elsewhere", **known)
+                action, customer_id = "link_by_email", matches[0].id
+            elif matches:
+                return self._refused("email_in_use", **known)
+            elif settings.create_customers:
+                first, last = customer_names(identity)
+                action = "create_customer"
+                to_create = {
+                    "email": identity.email,
+                    "first_name": first,
+                    "last_name": last,
+                    "origin_channel_id": channel_id,
+                    "channel_ids": [channel_id],
+                    "customer_group_id": customer_group(identity, settings),
+                }
+            else:
+                return self._refused("no_customer", **known)
+        claims: dict[str, Any] = {
+            "iss": store.client_id,
+            "iat": "(the time of the redirect)",
+            "jti": "(a fresh UUID)",
+            "operation": "customer_login",
+            "store_hash": store.store_hash,
+            "customer_id": customer_id
+            if customer_id is not None
+            else "(the created customer's id)",
+            "channel_id": channel_id,
+            "redirect_to": redirect_to,
+        }
+        if store.bind_request_ip:
+            claims["request_ip"] = "(the browser's address)"
+        return TestLoginAnswer(
+            outcome="login",
+            action=action,
+            customer_id=customer_id,
+            reason=None,
+            customer_to_create=to_create,
+            jwt_claims=claims,
+            **known,
+        )
