@@ -28,6 +28,7 @@ from adapter.web.app import create_app
 from tests.support.servers import ServerThread
 
 SECRET_KEY = "test-master-key-" + "x" * 32
+ADMIN_TOKEN = "bootstrap-admin-token-" + "y" * 24
 STORE, CONNECTION, STORE_HASH = "acme", "okta", "acme1"
 CLIENT_ID = "adapter-client"
 
@@ -104,6 +105,7 @@ class World:
             database_url=self.database_url,
             public_url=self.public_url,
             secret_key=SecretStr(SECRET_KEY),
+            admin_token=SecretStr(ADMIN_TOKEN),
             allow_insecure_loopback=True,
             **{**self.settings_overrides, **overrides},
         )
@@ -184,6 +186,23 @@ class World:
         self._configure(
             lambda repo: repo.put_connection(STORE, slug, OidcConnectionBody.model_validate(body))
         )
+
+    def create_token(self, name: str, *scopes: str) -> str:
+        from adapter.db.tokens import TokenRepository
+
+        async def run() -> str:
+            engine = create_engine(self.database_url)
+            try:
+                async with create_sessionmaker(engine).begin() as session:
+                    return await TokenRepository(session, SystemClock()).create(name, list(scopes))
+            finally:
+                await engine.dispose()
+
+        return asyncio.run(run())
+
+    def admin(self, token: str | None = ADMIN_TOKEN) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=f"{self.url}/admin/v1", headers=headers, timeout=30)
 
     # -- a scripted browser -----------------------------------------------------------------
 

@@ -100,7 +100,10 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
-        location = [str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path")]
+        loc = list(first.get("loc", ()))
+        if loc[:1] == ["body"] and loc[1:2] in (["oidc"], ["saml"]):
+            del loc[1]  # the discriminator's branch name is not a field of the body
+        location = [str(p) for p in loc if p not in ("body", "query", "path")]
         field = ".".join(location) or None
         message = f"{field}: {first.get('msg')}" if field else str(first.get("msg"))
         return _error(422, "invalid_request", message, field)
