@@ -81,6 +81,10 @@ class _ConnectionCommon(_Body):
     customer_group_id: GroupId | None = None
     group_mappings: list[GroupMapping] = Field(default_factory=list)
     profile_sync: Literal["on_create", "every_login"] = "on_create"
+    # The operator's statement that this IdP only ever asserts e-mail addresses it verified.
+    # Without it (or, for OIDC, an `email_verified: true` claim) an e-mail is never used to
+    # link, create or update a customer: that would let an IdP user pre-claim someone's account.
+    email_verified: bool = False
 
 
 class OidcConnectionBody(_ConnectionCommon):
@@ -118,7 +122,6 @@ class SamlConnectionBody(_ConnectionCommon):
     first_name_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
     last_name_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
     allow_idp_initiated: bool = False
-    email_verified: bool = False
     groups_attribute: str | None = Field(default=None, max_length=512)
 
 

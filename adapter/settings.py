@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_SECRET_KEY_LENGTH = 32
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SSO_ADAPTER_", extra="ignore")
@@ -46,7 +48,13 @@ class Settings(BaseSettings):
             raise MissingSecretKey(
                 "SSO_ADAPTER_SECRET_KEY is not set: the service refuses to start"
             )
-        return self.secret_key.get_secret_value()
+        key = self.secret_key.get_secret_value()
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise MissingSecretKey(
+                f"SSO_ADAPTER_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+            )
+        return key
 
 
 class MissingSecretKey(Exception):

@@ -15,6 +15,13 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
+def email_is_verified(
+    identity: Identity, connection: OidcConnectionBody | SamlConnectionBody
+) -> bool:
+    """Whether the identity's e-mail may be trusted: asserted verified, or vouched for."""
+    return bool(identity.email) and (identity.email_verified or connection.email_verified)
+
+
 def customer_names(identity: Identity) -> tuple[str, str]:
     """First and last name; BigCommerce requires both, so fall back on the e-mail's local
     part and a neutral surname rather than refusing the shopper."""

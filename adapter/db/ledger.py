@@ -7,6 +7,7 @@ token is refused on its own dates anyway).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete
@@ -17,6 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapter.clock import Clock
 from adapter.core.secretbox import SecretBox
 from adapter.db.models import UsedValue
+
+
+@dataclass(frozen=True)
+class Claim:
+    namespace: str
+    value_hash: str
+    expires_at: datetime
 
 
 class Ledger:
@@ -31,8 +39,8 @@ class Ledger:
     def _hash(self, namespace: str, value: str) -> str:
         return self._box.lookup_hash(f"{namespace}:{value}")
 
-    async def claim(self, namespace: str, value: str, *, ttl_seconds: float) -> bool:
-        """True if this caller is the first to claim `value` (within its lifetime)."""
+    async def claim(self, namespace: str, value: str, *, ttl_seconds: float) -> Claim | None:
+        """A Claim if this caller is the first to claim `value` (within its lifetime)."""
         value_hash = self._hash(namespace, value)
         now = self._now()
         # An expired claim of the same value no longer counts.
@@ -57,13 +65,18 @@ class Ledger:
             .on_conflict_do_nothing()
             .returning(UsedValue.value_hash)
         )
-        return inserted is not None
+        if inserted is None:
+            return None
+        return Claim(namespace, value_hash, values["expires_at"])
 
-    async def release(self, namespace: str, value: str) -> None:
+    async def release(self, claim: Claim) -> None:
+        """Give a claim back; only the holder's own (its expiry marks it), never a successor's
+        taken after ours lapsed."""
         await self._session.execute(
             delete(UsedValue).where(
-                UsedValue.namespace == namespace,
-                UsedValue.value_hash == self._hash(namespace, value),
+                UsedValue.namespace == claim.namespace,
+                UsedValue.value_hash == claim.value_hash,
+                UsedValue.expires_at == claim.expires_at,
             )
         )
 

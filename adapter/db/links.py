@@ -13,7 +13,7 @@ from adapter.db.models import Link
 
 
 class LinkExists(Exception):
-    """The (connection, subject) pair is linked already."""
+    """The subject, or the customer, is linked already within this connection."""
 
 
 class LinkRepository:

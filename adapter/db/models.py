@@ -114,6 +114,9 @@ class Link(Base):
     __tablename__ = "links"
     __table_args__ = (
         UniqueConstraint("connection_id", "subject"),
+        # One customer has at most one identity per connection: a second subject claiming the
+        # same customer (a re-assigned e-mail, a race) must not get in.
+        UniqueConstraint("connection_id", "customer_id"),
         Index("ix_links_store_id_customer_id", "store_id", "customer_id"),
         Index("ix_links_store_id_email", "store_id", "email"),
     )

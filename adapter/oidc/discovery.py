@@ -88,6 +88,10 @@ def parse_provider_metadata(
     response_types = names("response_types_supported", [])
     if "code" not in response_types:
         raise InvalidProviderMetadata("the OP does not support response_type code")
+    challenges = document.get("code_challenge_methods_supported")
+    if isinstance(challenges, list) and "S256" not in challenges:
+        # The OP says it would ignore our PKCE challenge: no downgrade to a flow without it.
+        raise InvalidProviderMetadata("the OP does not support PKCE S256")
     algorithms = names("id_token_signing_alg_values_supported", ["RS256"])
     # `none` is dropped whatever the OP says; so is anything we do not implement.
     usable = algorithms & (ASYMMETRIC_ALGORITHMS | HMAC_ALGORITHMS)

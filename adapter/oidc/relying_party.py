@@ -22,7 +22,12 @@ from adapter.clock import Clock
 from adapter.core.identity import Identity
 from adapter.errors import BadRequest, NotVerified, UpstreamFailed
 from adapter.oidc.discovery import InvalidProviderMetadata, ProviderDirectory, ProviderMetadata
-from adapter.oidc.id_token import IdTokenExpectations, read_header, verify_id_token
+from adapter.oidc.id_token import (
+    TENANT_PLACEHOLDER,
+    IdTokenExpectations,
+    read_header,
+    verify_id_token,
+)
 from adapter.oidc.keys import UnknownKeyId, select_key
 
 MAX_TOKEN_RESPONSE_BYTES = 256 * 1024
@@ -150,7 +155,7 @@ class OidcRelyingParty:
         redirect_uri: str,
     ) -> Identity:
         metadata = await self._metadata(client)
-        self._check_callback_issuer(metadata, params)
+        self._check_callback_issuer(metadata, client, params)
         error = params.get("error")
         if error:
             if error in _USER_SIDE_ERRORS:
@@ -172,15 +177,27 @@ class OidcRelyingParty:
                 userinfo["sub"].encode(), str(claims["sub"]).encode()
             ):
                 raise NotVerified("userinfo sub differs from id_token sub", code="userinfo_sub")
+            if "email" not in claims:
+                # The address and its verification must come from the same source.
+                claims = {k: v for k, v in claims.items() if k != "email_verified"}
             claims = {**userinfo, **claims}  # the signed ID token wins where both speak
         return identity_from_claims(claims, client)
 
     @staticmethod
-    def _check_callback_issuer(metadata: ProviderMetadata, params: Mapping[str, str]) -> None:
+    def _check_callback_issuer(
+        metadata: ProviderMetadata, client: OidcClientSettings, params: Mapping[str, str]
+    ) -> None:
         # RFC 9207 defends against mix-up: when the OP says it sends `iss`, it must, and it
         # must be this OP. An `iss` sent unasked must still be right.
         iss = params.get("iss")
         if metadata.is_tenant_template:
+            # Multi-tenant: the issuer of one of the admitted tenants.
+            admitted = {
+                metadata.issuer.replace(TENANT_PLACEHOLDER, tid)
+                for tid in client.allowed_tenants or ()
+            }
+            if iss is not None and iss not in admitted:
+                raise NotVerified("callback iss is not an admitted tenant", code="callback_iss")
             return
         if iss is None:
             if metadata.authorization_response_iss_parameter_supported:

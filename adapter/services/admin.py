@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.bigcommerce.customers import CustomersApi
-from adapter.core.customer_profile import customer_group, customer_names
+from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
 from adapter.core.records import StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.db.audit import AuditLog, AuditRecord
@@ -366,6 +366,14 @@ class AdminService:
         slugs = await self._connection_ids(session, row.id)
         return row, link, slugs[link.connection_id]
 
+    @staticmethod
+    async def _customer_free(links: LinkRepository, connection_id: int, customer_id: int) -> None:
+        if await links.find_for_customer(connection_id, customer_id) is not None:
+            raise Conflict(
+                "this customer is already linked to another subject of this connection",
+                code="customer_linked",
+            )
+
     async def get_link(self, store: str, link_id: int) -> LinkView:
         async def work(session: AsyncSession) -> LinkView:
             _, link, slug = await self._link(session, store, link_id)
@@ -385,6 +393,7 @@ class AdminService:
             links = LinkRepository(session, self._rt.clock)
             if await links.find(connection.id, body.subject) is not None:
                 raise Conflict("this subject is already linked", code="link_exists")
+            await self._customer_free(links, connection.id, body.customer_id)
             link = await links.create(
                 store_id=row.id,
                 connection_id=connection.id,
@@ -412,6 +421,10 @@ class AdminService:
         async def work(session: AsyncSession) -> LinkView:
             _, link, slug = await self._link(session, store, link_id)
             previous = link.customer_id
+            if customer_id != previous:
+                await self._customer_free(
+                    LinkRepository(session, self._rt.clock), link.connection_id, customer_id
+                )
             link.customer_id = customer_id
             self._audit(
                 session,
@@ -556,7 +569,8 @@ class DryRun:
         else:
             customers: CustomersApi = self._rt.customers_api(store)
             matches = await customers.find_by_email(identity.email)
-            may_link = settings.link_by_email and identity.email_verified
+            verified = email_is_verified(identity, settings)
+            may_link = settings.link_by_email and verified
             if may_link and len(matches) == 1:
                 async with self._rt.sessions() as session:
                     other = await LinkRepository(session, self._rt.clock).find_for_customer(
@@ -567,6 +581,8 @@ class DryRun:
                 action, customer_id = "link_by_email", matches[0].id
             elif matches:
                 return self._refused("email_in_use", **known)
+            elif settings.create_customers and not verified:
+                return self._refused("email_unverified", **known)
             elif settings.create_customers:
                 first, last = customer_names(identity)
                 action = "create_customer"

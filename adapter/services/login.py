@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapter.core.customer_profile import customer_group, customer_names
+from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
 from adapter.core.identity import Identity
 from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
@@ -57,6 +57,14 @@ def admitted_channel(
         raise NotAdmitted(
             f"channel {channel_id} is not open to this connection",
             code="channel_not_allowed",
+            public_message="This sign-in is not available for this storefront.",
+        )
+    if channel.delivery == "access_token":
+        # Never fall back to putting the JWT in a browser URL on a channel configured for
+        # server-side delivery.
+        raise NotAdmitted(
+            "delivery access_token is not available in this version",
+            code="delivery_unavailable",
             public_message="This sign-in is not available for this storefront.",
         )
     return channel
@@ -295,7 +303,7 @@ class LoginService:
             raise NotAdmitted("linked customer no longer exists", code="customer_missing")
         first, last = customer_names(identity)
         wanted: dict[str, Any] = {"first_name": first, "last_name": last}
-        if identity.email:
+        if identity.email and email_is_verified(identity, connection.settings):
             wanted["email"] = identity.email
         group = customer_group(identity, connection.settings)
         if group is not None:

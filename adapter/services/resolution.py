@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from adapter.bigcommerce.customers import Customer, CustomersApi, EmailInUse, NewCustomer
-from adapter.core.customer_profile import customer_group, customer_names
+from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
 from adapter.core.identity import Identity
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.audit import AuditLog, AuditRecord
@@ -22,7 +22,8 @@ from adapter.services.runtime import Runtime
 
 FIRST_LOGIN_NAMESPACE = "first-login"
 # A first login holds its claim at most this long; a crashed holder's claim lapses after it.
-CLAIM_TTL_SECONDS = 60.0
+# Longer than the worst case of its BigCommerce calls (timeouts, retries, 429 waits).
+CLAIM_TTL_SECONDS = 180.0
 # How long a concurrent first login waits for the holder to finish before giving up.
 CLAIM_WAIT_SECONDS = 20.0
 CLAIM_POLL_SECONDS = 0.05
@@ -54,17 +55,15 @@ class IdentityResolver:
         deadline = self._rt.clock.now() + CLAIM_WAIT_SECONDS
         while True:
             async with self._rt.sessions.begin() as session:
-                won = await Ledger(session, self._rt.box, self._rt.clock).claim(
+                held = await Ledger(session, self._rt.box, self._rt.clock).claim(
                     FIRST_LOGIN_NAMESPACE, claim, ttl_seconds=CLAIM_TTL_SECONDS
                 )
-            if won:
+            if held is not None:
                 try:
                     return await self._first_login(store, connection, identity, channel_id)
                 finally:
                     async with self._rt.sessions.begin() as session:
-                        await Ledger(session, self._rt.box, self._rt.clock).release(
-                            FIRST_LOGIN_NAMESPACE, claim
-                        )
+                        await Ledger(session, self._rt.box, self._rt.clock).release(held)
             # Another request is completing this subject's first login: wait for its link.
             await self._rt.sleep(CLAIM_POLL_SECONDS)
             found = await self._find_link(connection, identity.subject)
@@ -82,8 +81,9 @@ class IdentityResolver:
         settings = connection.settings
         if not identity.email:
             raise NotAdmitted("the IdP sent no e-mail for a first login", code="email_missing")
+        verified = email_is_verified(identity, settings)
         customers = self._rt.customers_api(store)
-        may_link_by_email = settings.link_by_email and identity.email_verified
+        may_link_by_email = settings.link_by_email and verified
         customer: Customer | None = None
         how = "created"
         if may_link_by_email:
@@ -93,6 +93,17 @@ class IdentityResolver:
             if not settings.create_customers:
                 raise NotAdmitted(
                     "no linked customer and customer creation is off", code="no_customer"
+                )
+            if not verified:
+                # A customer made with an unverified address could be claimed later by the
+                # address's real owner (password reset) while the IdP user keeps access.
+                raise NotAdmitted(
+                    "the IdP did not assert a verified e-mail",
+                    code="email_unverified",
+                    public_message=(
+                        "Your company account's e-mail address is not verified, so no store "
+                        "account can be created for it. Please contact the store."
+                    ),
                 )
             first, last = customer_names(identity)
             try:
@@ -105,8 +116,7 @@ class IdentityResolver:
                         customer_group_id=customer_group(identity, settings),
                     )
                 )
-                how = "created"
-            except EmailInUse as taken:
+            except EmailInUse:
                 # Someone registered this e-mail first (by hand, or a racing login of
                 # another subject). Only a verified e-mail under link_by_email may take it.
                 if not may_link_by_email:
@@ -118,7 +128,15 @@ class IdentityResolver:
                             "Please ask the store to link it to your company sign-in."
                         ),
                     ) from None
-                customer, how = taken.customer, "email"
+                customer, how = await self._customer_by_email(customers, identity.email), "email"
+                if customer is None:
+                    raise UpstreamFailed(
+                        "BigCommerce said the e-mail is taken but finds no customer",
+                        code="bigcommerce_error",
+                    ) from None
+            else:
+                how = "created"
+                await self._record_creation(store, connection, identity, customer)
         return await self._save_link(store, connection, identity, customer, how)
 
     @staticmethod
@@ -154,18 +172,6 @@ class IdentityResolver:
                     customer_id=customer.id,
                     email=identity.email,
                 )
-                if how == "created":
-                    audit.record(
-                        AuditRecord(
-                            kind="customer.created",
-                            outcome="success",
-                            store_slug=store.slug,
-                            connection_slug=connection.slug,
-                            subject=identity.subject,
-                            customer_id=customer.id,
-                            email=identity.email,
-                        )
-                    )
                 audit.record(
                     AuditRecord(
                         kind="link.created",
@@ -181,6 +187,32 @@ class IdentityResolver:
                 return Resolution(customer.id, link.id, how)
         except LinkExists:
             found = await self._find_link(connection, identity.subject)
-            if found is None:
-                raise
-            return found
+            if found is not None:
+                return found
+            # Not our subject: the customer was linked to another subject at the same moment.
+            raise NotAdmitted(
+                "the customer is linked to another subject of this connection",
+                code="customer_linked_elsewhere",
+            ) from None
+
+    async def _record_creation(
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        identity: Identity,
+        customer: Customer,
+    ) -> None:
+        # Its own transaction, at once: the customer exists in BigCommerce whatever happens
+        # to the link, and the audit trail must say so.
+        async with self._rt.sessions.begin() as session:
+            AuditLog(session, self._rt.clock).record(
+                AuditRecord(
+                    kind="customer.created",
+                    outcome="success",
+                    store_slug=store.slug,
+                    connection_slug=connection.slug,
+                    subject=identity.subject,
+                    customer_id=customer.id,
+                    email=identity.email,
+                )
+            )

@@ -151,10 +151,7 @@ async def start_login(request: Request, store: str, connection: str) -> Response
 async def oidc_callback(request: Request, store: str, connection: str) -> Response:
     trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="oidc")
     params = {k: v for k, v in request.query_params.items()}
-    if (
-        len(request.query_params.getlist("state")) > 1
-        or len(request.query_params.getlist("code")) > 1
-    ):
+    if any(len(request.query_params.getlist(n)) > 1 for n in ("state", "code", "iss", "error")):
         params = {}  # repeated parameters: refuse rather than guess which one counts
     try:
         with request.app.state.metrics.step("oidc_callback"):

@@ -1,4 +1,4 @@
-"""Admin API tokens, kept as hashes with their scopes.
+"""Admin API tokens (kept as hashes with their scopes); one customer per connection.
 
 Revision ID: 0002
 Revises: 0001
@@ -17,7 +17,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-
     op.create_table(
         "admin_tokens",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -30,8 +29,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("name", name=op.f("uq_admin_tokens_name")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_admin_tokens_token_hash")),
     )
+    with op.batch_alter_table("links") as batch_op:
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_links_connection_id_customer_id"), ["connection_id", "customer_id"]
+        )
 
 
 def downgrade() -> None:
-
+    with op.batch_alter_table("links") as batch_op:
+        batch_op.drop_constraint(batch_op.f("uq_links_connection_id_customer_id"), type_="unique")
     op.drop_table("admin_tokens")

@@ -44,7 +44,19 @@ def test_unverified_email_never_links_an_existing_customer(world: World) -> None
 
     assert outcome.refusal.status_code == 403
     assert world.links() == [] and len(world.customers) == 1
-    assert world.events(kind="login", outcome="failure")[0]["reason"] == "email_in_use"
+    assert world.events(kind="login", outcome="failure")[0]["reason"] == "email_unverified"
+
+
+def test_unverified_email_never_creates_a_customer(world: World) -> None:
+    world.op.users["ada"].claims["email_verified"] = False
+    assert_refused_cleanly(world, world.login(), 403, reason="email_unverified")
+
+
+def test_connection_vouching_for_its_idps_emails_creates_without_the_claim(world: World) -> None:
+    world.op.users["ada"].claims.pop("email_verified")
+    world.put_connection(email_verified=True)
+    assert world.login().landed
+    assert len(world.customers) == 1
 
 
 def test_email_verified_as_a_string_is_not_verification(world: World) -> None:

@@ -244,3 +244,32 @@ def test_pkce_verifier_and_redirect_uri_reach_the_token_endpoint(world: World) -
     form = world.op.token_requests[-1]["form"]
     assert 43 <= len(form["code_verifier"]) <= 128
     assert form["redirect_uri"] == f"{world.url}/sso/acme/okta/oidc/callback"
+
+
+def test_repeated_callback_parameters_are_refused(world: World) -> None:
+    world.op.hooks.callback_params = lambda p: p  # unchanged; the repetition is added below
+    browser = world.browser()
+    start = browser.get(f"{world.url}/sso/acme/okta/login")
+    callback = browser.get(start.headers["location"]).headers["location"]
+    answer = browser.get(callback + "&iss=https%3A%2F%2Fevil.example")
+    assert answer.status_code == 400
+    assert world.links() == [] and world.customers == {}
+
+
+def test_op_that_does_not_support_pkce_s256_is_not_used(world: World) -> None:
+    world.op.hooks.discovery = lambda d: {**d, "code_challenge_methods_supported": ["plain"]}
+    world.start_adapter()
+    world.put_connection()
+    assert world.login().start.status_code == 502
+    assert world.login_states() == 0
+
+
+def test_email_verified_from_the_id_token_does_not_vouch_for_a_userinfo_email(
+    world: World,
+) -> None:
+    # The ID token says "verified" but carries no address; userinfo gives an unverified one.
+    world.op.hooks.id_token_claims = _claims(_drop("email"))
+    world.op.hooks.userinfo = lambda doc: {**doc, "email_verified": False}
+    outcome = world.login()
+    assert outcome.refusal.status_code == 403
+    assert world.customers == {}
