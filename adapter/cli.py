@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from adapter import __version__
 from adapter.settings import MissingSecretKey, Settings
 
+if TYPE_CHECKING:
+    from adapter.services.runtime import Runtime
+
+T = TypeVar("T")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
@@ -59,6 +64,103 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run one coroutine against a fresh runtime, closing it afterwards."""
+    import asyncio
+
+    from adapter.services.runtime import Runtime
+
+    async def main() -> T:
+        runtime = Runtime.build(_settings())
+        try:
+            return await work(runtime)
+        finally:
+            await runtime.close()
+
+    return asyncio.run(main())
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from adapter.db.tokens import SCOPES, TokenRepository
+
+    unknown = sorted(set(args.scope) - set(SCOPES))
+    if unknown:
+        raise UsageError(f"unknown scope {unknown[0]!r}; scopes are {', '.join(SCOPES)}")
+
+    async def work(runtime: Runtime) -> Any:
+        async with runtime.sessions.begin() as session:
+            repo = TokenRepository(session, runtime.clock)
+            if any(t.name == args.name for t in await repo.list()):
+                raise UsageError(f"a token named {args.name!r} exists already")
+            return await repo.create(args.name, args.scope)
+
+    token = _run(work)
+    print(token)
+    print(
+        f"token {args.name!r} with scopes {' '.join(sorted(set(args.scope)))}: "
+        "shown once, stored only as a hash",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_token_list(args: argparse.Namespace) -> int:
+    from adapter.db.tokens import TokenRepository
+
+    async def work(runtime: Runtime) -> Any:
+        async with runtime.sessions() as session:
+            return await TokenRepository(session, runtime.clock).list()
+
+    for token in _run(work):
+        print(f"{token.name}\t{' '.join(token.scopes)}\tcreated {token.created_at:%Y-%m-%d %H:%M}")
+    return EXIT_OK
+
+
+def cmd_token_revoke(args: argparse.Namespace) -> int:
+    from adapter.db.tokens import TokenRepository
+
+    async def work(runtime: Runtime) -> Any:
+        async with runtime.sessions.begin() as session:
+            return await TokenRepository(session, runtime.clock).revoke(args.name)
+
+    if not _run(work):
+        raise UsageError(f"no token named {args.name!r}")
+    print(f"token {args.name!r} revoked")
+    return EXIT_OK
+
+
+def cmd_apply(args: argparse.Namespace) -> int:
+    from adapter.services.apply import ApplyFileError, apply_file, parse_apply_file
+
+    try:
+        with open(args.file, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise UsageError(f"{args.file}: {exc.strerror}") from None
+    try:
+        stores = parse_apply_file(text)
+        lines = _run(lambda runtime: apply_file(runtime, stores, dry_run=args.dry_run))
+    except ApplyFileError as exc:
+        raise UsageError(f"{args.file}: {exc}") from None
+    for line in lines:
+        print(line)
+    if all(line.endswith(": unchanged") for line in lines):
+        print("nothing to change")
+    return EXIT_OK
+
+
+def cmd_rotate_secrets(args: argparse.Namespace) -> int:
+    from adapter.db.config import reseal_all
+
+    async def work(runtime: Runtime) -> Any:
+        async with runtime.sessions.begin() as session:
+            return await reseal_all(session, runtime.box)
+
+    count = _run(work)
+    print(f"re-sealed {count} secret(s) with the current SSO_ADAPTER_SECRET_KEY")
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from adapter.demo import run_demo
 
@@ -86,6 +188,49 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="bring the database schema to the newest Alembic revision"
     )
     migrate.set_defaults(handler=cmd_migrate)
+
+    apply = commands.add_parser(
+        "apply",
+        help="create or update stores and connections from a YAML file (idempotent)",
+        description=(
+            "Applies a YAML file of stores (admin API store bodies, each with its connections "
+            "by slug). Prints what changed; a second run changes nothing. Nothing is deleted."
+        ),
+    )
+    apply.add_argument("file", help="the YAML file")
+    apply.add_argument(
+        "--dry-run", action="store_true", help="print the differences without writing"
+    )
+    apply.set_defaults(handler=cmd_apply)
+
+    token = commands.add_parser("token", help="manage admin API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser("create", help="make a token and print it once")
+    create.add_argument("--name", required=True, help="a name for the audit trail")
+    create.add_argument(
+        "--scope",
+        required=True,
+        nargs="+",
+        metavar="SCOPE",
+        help="stores:read stores:write links:read links:write events:read",
+    )
+    create.set_defaults(handler=cmd_token_create)
+    listing = token_commands.add_parser("list", help="list tokens (names and scopes)")
+    listing.set_defaults(handler=cmd_token_list)
+    revoke = token_commands.add_parser("revoke", help="delete a token")
+    revoke.add_argument("--name", required=True)
+    revoke.set_defaults(handler=cmd_token_revoke)
+
+    rotate = commands.add_parser(
+        "rotate-secrets",
+        help="re-seal stored secrets with the current SSO_ADAPTER_SECRET_KEY",
+        description=(
+            "After setting a new SSO_ADAPTER_SECRET_KEY with the previous one in "
+            "SSO_ADAPTER_OLD_SECRET_KEYS, re-seals every stored secret with the new key. "
+            "Then the old key can be dropped."
+        ),
+    )
+    rotate.set_defaults(handler=cmd_rotate_secrets)
 
     demo = commands.add_parser(
         "demo",

@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///./sso-adapter.db"
     public_url: str = "http://127.0.0.1:8000"
     secret_key: SecretStr | None = None
+    # Earlier master keys, comma-separated: they still open what they sealed until
+    # `sso-adapter rotate-secrets` has re-sealed everything with the current key.
+    old_secret_keys: SecretStr | None = None
     admin_token: SecretStr | None = None
     allow_insecure_loopback: bool = False
 
@@ -55,6 +58,11 @@ class Settings(BaseSettings):
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(32))')"
             )
         return key
+
+    def old_keys(self) -> list[str]:
+        if self.old_secret_keys is None:
+            return []
+        return [k.strip() for k in self.old_secret_keys.get_secret_value().split(",") if k.strip()]
 
 
 class MissingSecretKey(Exception):

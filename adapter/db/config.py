@@ -294,3 +294,45 @@ class ConfigRepository:
                 row.client_secret_sealed, f"store:{store_slug}:connection:{slug}"
             ),
         )
+
+
+async def reseal_all(session: AsyncSession, box: SecretBox) -> int:
+    """Re-seal every stored secret that an older master key sealed; returns how many."""
+    from adapter.db.models import LoginState
+
+    count = 0
+
+    def again(value: str | None, context: str) -> str | None:
+        nonlocal count
+        if value is None or not box.needs_reseal(value):
+            return value
+        count += 1
+        return box.seal(box.open(value, context=context), context=context)
+
+    stores = await session.scalars(select(Store).options(selectinload(Store.channels)))
+    for store in stores:
+        ctx = f"store:{store.slug}"
+        store.client_secret_sealed = again(store.client_secret_sealed, f"{ctx}:client_secret")
+        store.api_token_sealed = again(store.api_token_sealed, f"{ctx}:api_token")
+        store.app_client_secret_sealed = again(
+            store.app_client_secret_sealed, f"{ctx}:app_client_secret"
+        )
+        for channel in store.channels:
+            cctx = f"{ctx}:channel:{channel.channel_id}"
+            channel.storefront_token_sealed = again(
+                channel.storefront_token_sealed, f"{cctx}:storefront_token"
+            )
+            channel.exchange_secret_sealed = again(
+                channel.exchange_secret_sealed, f"{cctx}:exchange_secret"
+            )
+        connections = await session.scalars(
+            select(Connection).where(Connection.store_id == store.id)
+        )
+        for connection in connections:
+            connection.client_secret_sealed = again(
+                connection.client_secret_sealed, f"{ctx}:connection:{connection.slug}"
+            )
+    for state in await session.scalars(select(LoginState)):
+        state.payload_sealed = again(state.payload_sealed, f"login-state:{state.key_hash}")
+    await session.flush()
+    return count

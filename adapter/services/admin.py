@@ -218,7 +218,7 @@ class AdminService:
 
     # -- connections -------------------------------------------------------------------------
 
-    async def _validate_connection(self, body: OidcConnectionBody | SamlConnectionBody) -> None:
+    async def validate_connection(self, body: OidcConnectionBody | SamlConnectionBody) -> None:
         if isinstance(body, SamlConnectionBody):
             raise ConfigurationError(
                 "SAML connections are not available in this version",
@@ -251,7 +251,7 @@ class AdminService:
     ) -> tuple[bool, ConnectionView]:
         await self.get_store(store)  # 404 before the network is asked anything
         await self._validate_connection_urls(body)
-        await self._validate_connection(body)
+        await self.validate_connection(body)
 
         async def work(session: AsyncSession) -> tuple[bool, ConnectionView]:
             config = self._config(session)

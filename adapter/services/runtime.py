@@ -51,7 +51,7 @@ class Runtime:
         cls, settings: Settings, *, clock: Clock | None = None, secret_key: str | None = None
     ) -> Runtime:
         clock = clock or SystemClock()
-        box = SecretBox(secret_key or settings.require_secret_key())
+        box = SecretBox(secret_key or settings.require_secret_key(), *settings.old_keys())
         engine = create_engine(settings.database_url)
         idp_http = _http_client(settings)
         providers = ProviderDirectory(

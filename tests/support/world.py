@@ -94,6 +94,7 @@ class World:
     runtime: Runtime | None = None
     settings_overrides: dict[str, Any] = field(default_factory=dict)
     public_url: str = ""
+    secret_key: str = SECRET_KEY
 
     # -- the adapter ------------------------------------------------------------------------
 
@@ -104,7 +105,7 @@ class World:
         settings = Settings(
             database_url=self.database_url,
             public_url=self.public_url,
-            secret_key=SecretStr(SECRET_KEY),
+            secret_key=SecretStr(self.secret_key),
             admin_token=SecretStr(ADMIN_TOKEN),
             allow_insecure_loopback=True,
             **{**self.settings_overrides, **overrides},

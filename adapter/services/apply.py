@@ -1,0 +1,295 @@
+"""`sso-adapter apply`: stores and connections from a YAML file, applied idempotently.
+
+The file maps store slugs to store bodies (the admin API's shape), each with its connections
+by slug. Any secret may be given as `<name>_env: VARIABLE` to read it from the environment.
+A store or connection whose stored state already equals the file is left alone; nothing is
+ever deleted by `apply`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter, ValidationError
+
+from adapter.core.records import ConnectionRecord, StoreRecord
+from adapter.db.config import ConfigRepository
+from adapter.errors import ConfigurationError
+from adapter.schemas import (
+    CHANNEL_SECRETS,
+    CONNECTION_SECRETS,
+    SLUG_PATTERN,
+    STORE_SECRETS,
+    ConnectionBody,
+    OidcConnectionBody,
+    SamlConnectionBody,
+    StoreBody,
+)
+from adapter.services.admin import AdminService
+from adapter.services.runtime import Runtime
+
+ACTOR = "cli:apply"
+_SLUG = re.compile(SLUG_PATTERN)
+_CONNECTION_ADAPTER: TypeAdapter[OidcConnectionBody | SamlConnectionBody] = TypeAdapter(
+    ConnectionBody
+)
+
+
+class ApplyFileError(Exception):
+    """A bad file: the message names the entry and the field."""
+
+
+@dataclass
+class DesiredStore:
+    slug: str
+    body: StoreBody
+    connections: dict[str, OidcConnectionBody | SamlConnectionBody] = field(default_factory=dict)
+
+
+def _resolve_env(entry: dict[str, Any], secrets: tuple[str, ...], where: str) -> dict[str, Any]:
+    resolved = dict(entry)
+    for name in secrets:
+        env_key = f"{name}_env"
+        if env_key not in resolved:
+            continue
+        if name in resolved:
+            raise ApplyFileError(f"{where}.{name}: give the secret or {env_key}, not both")
+        variable = resolved.pop(env_key)
+        if not isinstance(variable, str) or variable not in os.environ:
+            raise ApplyFileError(f"{where}.{env_key}: environment variable {variable!r} is not set")
+        resolved[name] = os.environ[variable]
+    return resolved
+
+
+def _located(where: str, exc: ConfigurationError) -> ApplyFileError:
+    reason = exc.detail
+    if exc.field and reason.startswith(exc.field + " "):
+        reason = reason[len(exc.field) + 1 :]
+    return ApplyFileError(f"{where}.{exc.field}: {reason}" if exc.field else f"{where}: {reason}")
+
+
+def _first_error(exc: ValidationError, where: str) -> ApplyFileError:
+    first = exc.errors()[0]
+    loc = [str(p) for p in first["loc"] if p not in ("oidc", "saml")]
+    path = ".".join([where, *loc]) if loc else where
+    return ApplyFileError(f"{path}: {first['msg']}")
+
+
+def parse_apply_file(text: str) -> list[DesiredStore]:
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ApplyFileError(f"not valid YAML{where}") from None
+    if not isinstance(document, Mapping) or set(document) != {"stores"}:
+        raise ApplyFileError("the file must be a mapping with exactly one key, 'stores'")
+    stores = document["stores"]
+    if not isinstance(stores, Mapping) or not stores:
+        raise ApplyFileError("stores: must map store slugs to store bodies")
+    desired = []
+    for slug, entry in stores.items():
+        where = f"stores.{slug}"
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            raise ApplyFileError(f"{where}: not a valid slug")
+        if not isinstance(entry, Mapping):
+            raise ApplyFileError(f"{where}: must be a mapping")
+        entry = dict(entry)
+        connections = entry.pop("connections", {}) or {}
+        if not isinstance(connections, Mapping):
+            raise ApplyFileError(f"{where}.connections: must map connection slugs to bodies")
+        entry = _resolve_env(entry, STORE_SECRETS, where)
+        channels = entry.get("channels")
+        if isinstance(channels, list):
+            entry["channels"] = [
+                _resolve_env(c, CHANNEL_SECRETS, f"{where}.channels.{i}")
+                if isinstance(c, Mapping)
+                else c
+                for i, c in enumerate(channels)
+            ]
+        try:
+            body = StoreBody.model_validate(entry)
+        except ValidationError as exc:
+            raise _first_error(exc, where) from None
+        store = DesiredStore(slug=slug, body=body)
+        for connection_slug, connection_entry in connections.items():
+            cwhere = f"{where}.connections.{connection_slug}"
+            if not isinstance(connection_slug, str) or not _SLUG.match(connection_slug):
+                raise ApplyFileError(f"{cwhere}: not a valid slug")
+            if not isinstance(connection_entry, Mapping):
+                raise ApplyFileError(f"{cwhere}: must be a mapping")
+            resolved = _resolve_env(dict(connection_entry), CONNECTION_SECRETS, cwhere)
+            try:
+                store.connections[connection_slug] = _CONNECTION_ADAPTER.validate_python(resolved)
+            except ValidationError as exc:
+                raise _first_error(exc, cwhere) from None
+        desired.append(store)
+    return desired
+
+
+def _secret(value: Any) -> str | None:
+    return None if value is None else value.get_secret_value()
+
+
+def _store_state(body: StoreBody) -> dict[str, Any]:
+    state = body.model_dump(mode="json", exclude=set(STORE_SECRETS) | {"channels"})
+    state["api_base_url"] = body.api_base_url.rstrip("/")
+    for name in STORE_SECRETS:
+        state[name] = _secret(getattr(body, name))
+    state["channels"] = {}
+    for channel in body.channels:
+        data = channel.model_dump(mode="json", exclude=set(CHANNEL_SECRETS))
+        data["storefront_url"] = channel.storefront_url.rstrip("/")
+        for name in CHANNEL_SECRETS:
+            data[name] = _secret(getattr(channel, name))
+        state["channels"][channel.channel_id] = data
+    return state
+
+
+def _record_state(record: StoreRecord) -> dict[str, Any]:
+    state = {
+        "store_hash": record.store_hash,
+        "client_id": record.client_id,
+        "api_base_url": record.api_base_url,
+        "default_channel_id": record.default_channel_id,
+        "bind_request_ip": record.bind_request_ip,
+        "app_client_id": record.app_client_id,
+        "client_secret": record.client_secret,
+        "api_token": record.api_token,
+        "app_client_secret": record.app_client_secret,
+        "channels": {},
+    }
+    for c in record.channels:
+        state["channels"][c.channel_id] = {
+            "channel_id": c.channel_id,
+            "kind": c.kind,
+            "storefront_url": c.storefront_url,
+            "delivery": c.delivery,
+            "login_token_path": c.login_token_path,
+            "graphql_url": c.graphql_url,
+            "storefront_token": c.storefront_token,
+            "return_url": c.return_url,
+            "exchange_secret": c.exchange_secret,
+        }
+    return state
+
+
+def _changed(desired: dict[str, Any], current: dict[str, Any], prefix: str = "") -> list[str]:
+    """Names of the fields that differ; a secret omitted from the file means "keep it"."""
+    changed = []
+    for key in sorted(set(desired) | set(current), key=str):
+        want, have = desired.get(key), current.get(key)
+        name = f"{prefix}{key}"
+        if isinstance(want, dict) and isinstance(have, dict):
+            changed.extend(_changed(want, have, f"{name}."))
+        elif key in (*STORE_SECRETS, *CHANNEL_SECRETS) and want is None and have is not None:
+            continue
+        elif want != have:
+            changed.append(name)
+    return changed
+
+
+def _connection_changes(
+    body: OidcConnectionBody | SamlConnectionBody, current: ConnectionRecord | None
+) -> list[str] | None:
+    if current is None:
+        return None
+    want = body.model_dump(mode="json", exclude={"client_secret"})
+    have = current.settings.model_dump(mode="json", exclude={"client_secret"})
+    changed = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+    secret = _secret(getattr(body, "client_secret", None))
+    if secret is not None and secret != current.client_secret:
+        changed.append("client_secret")
+    return changed
+
+
+async def _preflight(runtime: Runtime, admin: AdminService, stores: list[DesiredStore]) -> None:
+    """Every check that can fail, for every entry, before anything is written."""
+    async with runtime.sessions() as session:
+        repo = ConfigRepository(
+            session,
+            runtime.box,
+            runtime.clock,
+            allow_loopback=runtime.settings.allow_insecure_loopback,
+        )
+        for desired in stores:
+            where = f"stores.{desired.slug}"
+            body = desired.body
+            try:
+                repo.check_url("api_base_url", body.api_base_url)
+                for i, channel in enumerate(body.channels):
+                    for name in ("storefront_url", "graphql_url", "return_url"):
+                        repo.check_url(f"channels.{i}.{name}", getattr(channel, name))
+            except ConfigurationError as exc:
+                raise _located(where, exc) from None
+    for desired in stores:
+        channel_ids = {c.channel_id for c in desired.body.channels}
+        for slug, connection in desired.connections.items():
+            where = f"stores.{desired.slug}.connections.{slug}"
+            unknown = sorted(set(connection.channel_ids) - channel_ids)
+            if unknown:
+                raise ApplyFileError(
+                    f"{where}.channel_ids: {unknown} are not channels of the store"
+                )
+            try:
+                await admin.validate_connection(connection)
+            except ConfigurationError as exc:
+                raise _located(where, exc) from None
+
+
+async def apply_file(runtime: Runtime, stores: list[DesiredStore], *, dry_run: bool) -> list[str]:
+    """Apply (or, with dry_run, only compare) and return one line per store and connection."""
+    admin = AdminService(runtime)
+    await _preflight(runtime, admin, stores)
+    lines = []
+    for desired in stores:
+        async with runtime.sessions() as session:
+            repo = ConfigRepository(
+                session,
+                runtime.box,
+                runtime.clock,
+                allow_loopback=runtime.settings.allow_insecure_loopback,
+            )
+            current = await repo.get_store(desired.slug)
+            current_connections = {
+                slug: (await repo.get_connection(desired.slug, slug) or (None, None))[1]
+                for slug in desired.connections
+            }
+        if current is None:
+            lines.append(f"store {desired.slug}: {'would be ' if dry_run else ''}created")
+            store_changes: list[str] | None = None
+        else:
+            store_changes = _changed(_store_state(desired.body), _record_state(current))
+            if store_changes:
+                verb = "would change" if dry_run else "updated"
+                lines.append(f"store {desired.slug}: {verb} {', '.join(store_changes)}")
+            else:
+                lines.append(f"store {desired.slug}: unchanged")
+        if not dry_run and (current is None or store_changes):
+            try:
+                await admin.put_store(desired.slug, desired.body, ACTOR)
+            except ConfigurationError as exc:
+                raise _located(f"stores.{desired.slug}", exc) from None
+        for slug, body in desired.connections.items():
+            changes = _connection_changes(body, current_connections[slug])
+            name = f"connection {desired.slug}/{slug}"
+            if changes is None:
+                lines.append(f"{name}: {'would be ' if dry_run else ''}created")
+            elif changes:
+                verb = "would change" if dry_run else "updated"
+                lines.append(f"{name}: {verb} {', '.join(changes)}")
+            else:
+                lines.append(f"{name}: unchanged")
+                continue
+            if not dry_run:
+                try:
+                    await admin.put_connection(desired.slug, slug, body, ACTOR)
+                except ConfigurationError as exc:
+                    where = f"stores.{desired.slug}.connections.{slug}"
+                    raise _located(where, exc) from None
+    return lines
