@@ -81,8 +81,10 @@ def _run(work: Callable[[Runtime], Awaitable[T]]) -> T:
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
-    from adapter.db.tokens import SCOPES, TokenRepository
+    from adapter.db.tokens import RESERVED_ACTORS, SCOPES, TokenRepository
 
+    if args.name in RESERVED_ACTORS:
+        raise UsageError(f"the name {args.name!r} is reserved for the audit trail")
     unknown = sorted(set(args.scope) - set(SCOPES))
     if unknown:
         raise UsageError(f"unknown scope {unknown[0]!r}; scopes are {', '.join(SCOPES)}")
@@ -137,6 +139,8 @@ def cmd_apply(args: argparse.Namespace) -> int:
             text = handle.read()
     except OSError as exc:
         raise UsageError(f"{args.file}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{args.file}: not UTF-8 text") from None
     try:
         stores = parse_apply_file(text)
         lines = _run(lambda runtime: apply_file(runtime, stores, dry_run=args.dry_run))
@@ -211,6 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope",
         required=True,
         nargs="+",
+        action="extend",
         metavar="SCOPE",
         help="stores:read stores:write links:read links:write events:read",
     )

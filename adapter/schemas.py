@@ -39,6 +39,16 @@ class ChannelBody(_Body):
             self.delivery = "jwt"
         if self.delivery == "access_token" and self.return_url is None:
             raise ValueError("delivery access_token needs return_url")
+        if self.delivery != "access_token":
+            stray = [
+                name
+                for name in ("graphql_url", "storefront_token", "return_url", "exchange_secret")
+                if getattr(self, name) is not None
+            ]
+            if stray:
+                raise ValueError(f"{', '.join(stray)} only go with delivery access_token")
+        if self.kind == "hosted" and self.login_token_path is not None:
+            raise ValueError("login_token_path is only for headless channels")
         if self.login_token_path is not None and not (
             self.login_token_path.startswith("/") and self.login_token_path.endswith("/")
         ):

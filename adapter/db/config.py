@@ -6,9 +6,10 @@ Secrets are sealed before they reach a row and opened only when a record is load
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -104,11 +105,22 @@ class ConfigRepository:
         row.api_base_url = body.api_base_url.rstrip("/")
         row.default_channel_id = body.default_channel_id
         row.bind_request_ip = body.bind_request_ip
-        row.app_client_id = body.app_client_id
-        if body.app_client_secret is not None or body.app_client_id is None:
-            row.app_client_secret_sealed = self._seal(
-                _reveal(body.app_client_secret), f"{ctx}:app_client_secret"
+        if body.app_client_id is None:
+            if body.app_client_secret is not None:
+                raise ConfigurationError(
+                    "app_client_secret goes with app_client_id", field="app_client_secret"
+                )
+            row.app_client_secret_sealed = None
+        else:
+            # A new or changed app id needs its own secret; the same id may keep the old one.
+            same_app = not created and row.app_client_id == body.app_client_id
+            row.app_client_secret_sealed = self._keep_or_seal(
+                body.app_client_secret,
+                row.app_client_secret_sealed if same_app else None,
+                f"{ctx}:app_client_secret",
+                "app_client_secret",
             )
+        row.app_client_id = body.app_client_id
         row.updated_at = now
         previous = {} if created else {c.channel_id: c for c in row.channels}
         new_channels = [
@@ -204,6 +216,7 @@ class ConfigRepository:
         if unknown:
             raise ConfigurationError(
                 f"channel_ids {unknown} are not channels of store {store_slug!r}",
+                field="channel_ids",
                 code="unknown_channel",
             )
         if isinstance(body, OidcConnectionBody):
@@ -297,42 +310,60 @@ class ConfigRepository:
 
 
 async def reseal_all(session: AsyncSession, box: SecretBox) -> int:
-    """Re-seal every stored secret that an older master key sealed; returns how many."""
+    """Re-seal every stored secret that an older master key sealed; returns how many.
+
+    Each value is swapped only if it is still the one read (compare and set), so a secret
+    changed or a login finished meanwhile is left alone rather than overwritten or failed.
+    """
     from adapter.db.models import LoginState
 
+    stores = {row.id: row.slug for row in await session.execute(select(Store.id, Store.slug))}
+    columns: list[tuple[Any, Any, Any, Any]] = []  # (table, key column, value column, context)
+    for column in ("client_secret_sealed", "api_token_sealed", "app_client_secret_sealed"):
+        name = column.removesuffix("_sealed")
+        columns.append(
+            (Store, Store.id, getattr(Store, column), lambda r, n=name: f"store:{r.slug}:{n}")
+        )
+    for column in ("storefront_token_sealed", "exchange_secret_sealed"):
+        name = column.removesuffix("_sealed")
+        columns.append(
+            (
+                Channel,
+                Channel.id,
+                getattr(Channel, column),
+                lambda r, n=name: f"store:{stores[r.store_id]}:channel:{r.channel_id}:{n}",
+            )
+        )
+    columns.append(
+        (
+            Connection,
+            Connection.id,
+            Connection.client_secret_sealed,
+            lambda r: f"store:{stores[r.store_id]}:connection:{r.slug}",
+        )
+    )
+    columns.append(
+        (
+            LoginState,
+            LoginState.key_hash,
+            LoginState.payload_sealed,
+            lambda r: f"login-state:{r.key_hash}",
+        )
+    )
     count = 0
-
-    def again(value: str | None, context: str) -> str | None:
-        nonlocal count
-        if value is None or not box.needs_reseal(value):
-            return value
-        count += 1
-        return box.seal(box.open(value, context=context), context=context)
-
-    stores = await session.scalars(select(Store).options(selectinload(Store.channels)))
-    for store in stores:
-        ctx = f"store:{store.slug}"
-        store.client_secret_sealed = again(store.client_secret_sealed, f"{ctx}:client_secret")
-        store.api_token_sealed = again(store.api_token_sealed, f"{ctx}:api_token")
-        store.app_client_secret_sealed = again(
-            store.app_client_secret_sealed, f"{ctx}:app_client_secret"
-        )
-        for channel in store.channels:
-            cctx = f"{ctx}:channel:{channel.channel_id}"
-            channel.storefront_token_sealed = again(
-                channel.storefront_token_sealed, f"{cctx}:storefront_token"
+    for table, key, value, context in columns:
+        for row in (await session.execute(select(table).where(value.is_not(None)))).scalars():
+            old = getattr(row, value.key)
+            if not box.needs_reseal(old):
+                continue
+            ctx = context(row)
+            new = box.seal(box.open(old, context=ctx), context=ctx)
+            swapped = await session.scalar(
+                update(table)
+                .where(key == getattr(row, key.key), value == old)
+                .values({value.key: new})
+                .returning(key)
+                .execution_options(synchronize_session=False)
             )
-            channel.exchange_secret_sealed = again(
-                channel.exchange_secret_sealed, f"{cctx}:exchange_secret"
-            )
-        connections = await session.scalars(
-            select(Connection).where(Connection.store_id == store.id)
-        )
-        for connection in connections:
-            connection.client_secret_sealed = again(
-                connection.client_secret_sealed, f"{ctx}:connection:{connection.slug}"
-            )
-    for state in await session.scalars(select(LoginState)):
-        state.payload_sealed = again(state.payload_sealed, f"login-state:{state.key_hash}")
-    await session.flush()
+            count += swapped is not None
     return count

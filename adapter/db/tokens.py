@@ -15,6 +15,8 @@ from adapter.clock import Clock
 from adapter.db.models import AdminToken
 
 SCOPES = ("stores:read", "stores:write", "links:read", "links:write", "events:read")
+# Actor names the adapter writes itself: a token may not pose as one of them.
+RESERVED_ACTORS = frozenset({"bootstrap", "cli:apply"})
 TOKEN_PREFIX = "ssoa_"  # noqa: S105 - a prefix, not a secret
 
 

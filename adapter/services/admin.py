@@ -11,20 +11,24 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import httpx
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.bigcommerce.customers import CustomersApi
 from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
 from adapter.core.records import StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
+from adapter.core.urls import check_outbound_url
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.config import ConfigRepository
-from adapter.db.links import LinkRepository
+from adapter.db.links import LinkExists, LinkRepository
 from adapter.db.models import AuditEvent, Connection, Link, Store
 from adapter.errors import AdapterError, BadRequest, ConfigurationError, Conflict, NotFound
 from adapter.oidc.discovery import InvalidProviderMetadata, fetch_json, parse_provider_metadata
 from adapter.oidc.relying_party import identity_from_claims
+from adapter.saml.metadata import InvalidMetadata, parse_idp_metadata
 from adapter.schemas import (
     ChannelView,
     ConnectionView,
@@ -146,8 +150,12 @@ class AdminService:
         )
 
     async def _write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with self._rt.sessions.begin() as session:
-            return await work(session)
+        try:
+            async with self._rt.sessions.begin() as session:
+                return await work(session)
+        except (IntegrityError, LinkExists):
+            # Lost a race with a concurrent change of the same row.
+            raise Conflict("a concurrent change conflicts with this one", code="conflict") from None
 
     async def _read(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         async with self._rt.sessions() as session:
@@ -219,9 +227,24 @@ class AdminService:
     # -- connections -------------------------------------------------------------------------
 
     async def validate_connection(self, body: OidcConnectionBody | SamlConnectionBody) -> None:
+        """Everything that can be checked before saving, URL rules first: a refused URL is
+        never fetched."""
+        field, url = (
+            ("issuer", body.issuer)
+            if isinstance(body, OidcConnectionBody)
+            else ("idp_metadata_url", body.idp_metadata_url)
+        )
+        if url is not None:
+            reason = check_outbound_url(
+                url, allow_insecure_loopback=self._rt.settings.allow_insecure_loopback
+            )
+            if reason:
+                raise ConfigurationError(f"{field} {reason}", field=field, code="invalid_url")
         if isinstance(body, SamlConnectionBody):
+            await self._validate_saml_metadata(body)
+            # The metadata is sound, but this version cannot log anyone in with it yet.
             raise ConfigurationError(
-                "SAML connections are not available in this version",
+                "SAML logins are not available in this version (the metadata itself is valid)",
                 field="protocol",
                 code="protocol_unavailable",
             )
@@ -246,11 +269,41 @@ class AdminService:
                 code="issuer_unusable",
             )
 
+    async def _validate_saml_metadata(self, body: SamlConnectionBody) -> None:
+        if (body.idp_metadata_xml is None) == (body.idp_metadata_url is None):
+            raise ConfigurationError(
+                "give exactly one of idp_metadata_xml and idp_metadata_url",
+                field="idp_metadata_xml",
+                code="metadata_missing",
+            )
+        field = "idp_metadata_xml"
+        document: str | bytes | None = body.idp_metadata_xml
+        if body.idp_metadata_url is not None:
+            field = "idp_metadata_url"
+            try:
+                response = await self._rt.idp_http.get(body.idp_metadata_url)
+            except httpx.HTTPError as exc:
+                raise ConfigurationError(
+                    f"metadata could not be fetched ({type(exc).__name__})",
+                    field=field,
+                    code="metadata_unusable",
+                ) from None
+            if response.status_code != 200:
+                raise ConfigurationError(
+                    f"metadata could not be fetched (HTTP {response.status_code})",
+                    field=field,
+                    code="metadata_unusable",
+                )
+            document = response.content
+        try:
+            parse_idp_metadata(document or "")
+        except InvalidMetadata as exc:
+            raise ConfigurationError(str(exc), field=field, code="metadata_unusable") from None
+
     async def put_connection(
         self, store: str, slug: str, body: OidcConnectionBody | SamlConnectionBody, actor: str
     ) -> tuple[bool, ConnectionView]:
         await self.get_store(store)  # 404 before the network is asked anything
-        await self._validate_connection_urls(body)
         await self.validate_connection(body)
 
         async def work(session: AsyncSession) -> tuple[bool, ConnectionView]:
@@ -269,17 +322,6 @@ class AdminService:
             return created, connection_view(connection)
 
         return await self._write(work)
-
-    async def _validate_connection_urls(
-        self, body: OidcConnectionBody | SamlConnectionBody
-    ) -> None:
-        # Checked before any network call, so a refused URL is never fetched.
-        async def work(session: AsyncSession) -> None:
-            config = self._config(session)
-            if isinstance(body, OidcConnectionBody):
-                config.check_url("issuer", body.issuer)
-
-        await self._read(work)
 
     async def list_connections(self, store: str) -> list[ConnectionView]:
         async def work(session: AsyncSession) -> list[ConnectionView]:
@@ -475,8 +517,11 @@ class AdminService:
         before = decode_cursor(cursor)
 
         async def work(session: AsyncSession) -> EventPage:
-            await self._store(session, self._config(session), store)
-            query = select(AuditEvent).where(AuditEvent.store_slug == store)
+            row = await self._store(session, self._config(session), store)
+            # Only this store's life: not a deleted namesake's, nor attempts before it existed.
+            query = select(AuditEvent).where(
+                AuditEvent.store_slug == store, AuditEvent.created_at >= row.created_at
+            )
             for column, value in (
                 (AuditEvent.kind, kind),
                 (AuditEvent.outcome, outcome),

@@ -16,8 +16,10 @@ from typing import Any
 
 import yaml
 from pydantic import TypeAdapter, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.core.records import ConnectionRecord, StoreRecord
+from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.config import ConfigRepository
 from adapter.errors import ConfigurationError
 from adapter.schemas import (
@@ -35,6 +37,7 @@ from adapter.services.runtime import Runtime
 
 ACTOR = "cli:apply"
 _SLUG = re.compile(SLUG_PATTERN)
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 _CONNECTION_ADAPTER: TypeAdapter[OidcConnectionBody | SamlConnectionBody] = TypeAdapter(
     ConnectionBody
 )
@@ -60,7 +63,10 @@ def _resolve_env(entry: dict[str, Any], secrets: tuple[str, ...], where: str) ->
         if name in resolved:
             raise ApplyFileError(f"{where}.{name}: give the secret or {env_key}, not both")
         variable = resolved.pop(env_key)
-        if not isinstance(variable, str) or variable not in os.environ:
+        if not isinstance(variable, str) or not _ENV_NAME.match(variable):
+            # Not echoed: a secret pasted here by mistake must not reach the terminal.
+            raise ApplyFileError(f"{where}.{env_key}: not an environment variable name")
+        if variable not in os.environ:
             raise ApplyFileError(f"{where}.{env_key}: environment variable {variable!r} is not set")
         resolved[name] = os.environ[variable]
     return resolved
@@ -242,54 +248,72 @@ async def _preflight(runtime: Runtime, admin: AdminService, stores: list[Desired
                 raise _located(where, exc) from None
 
 
+def _repository(runtime: Runtime, session: AsyncSession) -> ConfigRepository:
+    return ConfigRepository(
+        session, runtime.box, runtime.clock, allow_loopback=runtime.settings.allow_insecure_loopback
+    )
+
+
 async def apply_file(runtime: Runtime, stores: list[DesiredStore], *, dry_run: bool) -> list[str]:
-    """Apply (or, with dry_run, only compare) and return one line per store and connection."""
-    admin = AdminService(runtime)
-    await _preflight(runtime, admin, stores)
-    lines = []
-    for desired in stores:
-        async with runtime.sessions() as session:
-            repo = ConfigRepository(
-                session,
-                runtime.box,
-                runtime.clock,
-                allow_loopback=runtime.settings.allow_insecure_loopback,
-            )
+    """Apply (or, with dry_run, only compare) and return one line per store and connection.
+
+    Every check runs before anything is written, and all writes are one transaction: a file
+    is applied whole or not at all.
+    """
+    await _preflight(runtime, AdminService(runtime), stores)
+    lines: list[str] = []
+    writes: list[tuple[DesiredStore, str | None]] = []  # (store, connection slug or None)
+    async with runtime.sessions() as session:
+        repo = _repository(runtime, session)
+        for desired in stores:
             current = await repo.get_store(desired.slug)
-            current_connections = {
-                slug: (await repo.get_connection(desired.slug, slug) or (None, None))[1]
-                for slug in desired.connections
-            }
-        if current is None:
-            lines.append(f"store {desired.slug}: {'would be ' if dry_run else ''}created")
-            store_changes: list[str] | None = None
-        else:
-            store_changes = _changed(_store_state(desired.body), _record_state(current))
-            if store_changes:
+            if current is None:
+                lines.append(f"store {desired.slug}: {'would be ' if dry_run else ''}created")
+                writes.append((desired, None))
+            elif changes := _changed(_store_state(desired.body), _record_state(current)):
                 verb = "would change" if dry_run else "updated"
-                lines.append(f"store {desired.slug}: {verb} {', '.join(store_changes)}")
+                lines.append(f"store {desired.slug}: {verb} {', '.join(changes)}")
+                writes.append((desired, None))
             else:
                 lines.append(f"store {desired.slug}: unchanged")
-        if not dry_run and (current is None or store_changes):
+            for slug, body in desired.connections.items():
+                found = await repo.get_connection(desired.slug, slug)
+                changes = _connection_changes(body, found[1] if found else None)
+                name = f"connection {desired.slug}/{slug}"
+                if changes is None:
+                    lines.append(f"{name}: {'would be ' if dry_run else ''}created")
+                elif changes:
+                    verb = "would change" if dry_run else "updated"
+                    lines.append(f"{name}: {verb} {', '.join(changes)}")
+                else:
+                    lines.append(f"{name}: unchanged")
+                    continue
+                writes.append((desired, slug))
+    if dry_run or not writes:
+        return lines
+    async with runtime.sessions.begin() as session:
+        repo = _repository(runtime, session)
+        audit = AuditLog(session, runtime.clock)
+        for desired, slug in writes:
+            where = f"stores.{desired.slug}" + (f".connections.{slug}" if slug else "")
             try:
-                await admin.put_store(desired.slug, desired.body, ACTOR)
+                if slug is None:
+                    created = await repo.put_store(desired.slug, desired.body)
+                    kind = "store.created" if created else "store.updated"
+                else:
+                    created = await repo.put_connection(
+                        desired.slug, slug, desired.connections[slug]
+                    )
+                    kind = "connection.created" if created else "connection.updated"
             except ConfigurationError as exc:
-                raise _located(f"stores.{desired.slug}", exc) from None
-        for slug, body in desired.connections.items():
-            changes = _connection_changes(body, current_connections[slug])
-            name = f"connection {desired.slug}/{slug}"
-            if changes is None:
-                lines.append(f"{name}: {'would be ' if dry_run else ''}created")
-            elif changes:
-                verb = "would change" if dry_run else "updated"
-                lines.append(f"{name}: {verb} {', '.join(changes)}")
-            else:
-                lines.append(f"{name}: unchanged")
-                continue
-            if not dry_run:
-                try:
-                    await admin.put_connection(desired.slug, slug, body, ACTOR)
-                except ConfigurationError as exc:
-                    where = f"stores.{desired.slug}.connections.{slug}"
-                    raise _located(where, exc) from None
+                raise _located(where, exc) from None  # the transaction rolls back
+            audit.record(
+                AuditRecord(
+                    kind=kind,
+                    outcome="success",
+                    store_slug=desired.slug,
+                    connection_slug=slug,
+                    actor=ACTOR,
+                )
+            )
     return lines

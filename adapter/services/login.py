@@ -38,6 +38,8 @@ class LoginTrace:
     subject: str | None = None
     email: str | None = None
     customer_id: int | None = None
+    # Set once the store is found: only then is a failure filed under the store's name.
+    store_known: bool = False
     details: dict[str, Any] = field(default_factory=dict)
 
 
@@ -103,11 +105,12 @@ class LoginService:
     def callback_url(self, store_slug: str, connection_slug: str) -> str:
         return f"{self._rt.settings.public_url}/sso/{store_slug}/{connection_slug}/oidc/callback"
 
-    async def logout_url(self, store_slug: str, channel_id: str | None) -> str:
+    async def logout_url(self, store_slug: str, channel_id: str | None, trace: LoginTrace) -> str:
         async with self._rt.sessions() as session:
             store = await self._config(session).get_store(store_slug)
         if store is None:
             raise NotFound(f"no store {store_slug}", code="unknown_store")
+        trace.store_known = True
         chosen = parse_channel_id(channel_id, store)
         channel = store.channel(chosen)
         if channel is None:
@@ -135,6 +138,7 @@ class LoginService:
             )
         store, connection = found
         trace.protocol = connection.protocol
+        trace.store_known = True
         return store, connection
 
     async def start(

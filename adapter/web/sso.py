@@ -71,7 +71,7 @@ async def login_failed(request: Request, exc: Exception, trace: LoginTrace) -> R
                 AuditRecord(
                     kind="login",
                     outcome="failure",
-                    store_slug=trace.store_slug,
+                    store_slug=trace.store_slug if trace.store_known else None,
                     connection_slug=trace.connection_slug,
                     reason=code,
                     reference=reference,
@@ -182,7 +182,9 @@ async def logout(request: Request, store: str) -> Response:
     """Signs the shopper out of the storefront: BigCommerce's own logout page does it."""
     trace = LoginTrace(store_slug=store[:63])
     try:
-        url = await _service(request).logout_url(store, request.query_params.get("channel_id"))
+        url = await _service(request).logout_url(
+            store, request.query_params.get("channel_id"), trace
+        )
     except Exception as exc:
         return await login_failed(request, exc, trace)
     return _redirect(url)

@@ -109,8 +109,74 @@ def test_store_lifecycle_create_replace_read_list_delete(world: World) -> None:
 
     assert admin.delete("/stores/shop-two").status_code == 204
     assert admin.get("/stores/shop-two").status_code == 404
-    kinds = [e["kind"] for e in admin.get("/stores/shop-two/events").json().get("items", [])]
-    assert kinds == []  # events of a deleted store are kept, but its API is gone (404)
+    with world.engine.connect() as conn:
+        kinds = (
+            conn.execute(
+                sa.text("SELECT kind FROM audit_events WHERE store_slug = 'shop-two' ORDER BY id")
+            )
+            .scalars()
+            .all()
+        )
+    assert kinds == ["store.created", "store.updated", "store.deleted"]  # the trail outlives it
+
+
+def test_a_recreated_store_does_not_show_its_namesakes_events_or_earlier_attempts(
+    world: World,
+) -> None:
+    admin = world.admin()
+    world.login(store="later-shop")  # an attempt before the store exists
+    assert admin.put("/stores/later-shop", json=store_body(world)).status_code == 201
+    assert admin.delete("/stores/later-shop").status_code == 204
+    assert admin.put("/stores/later-shop", json=store_body(world)).status_code == 201
+    events = admin.get("/stores/later-shop/events").json()["items"]
+    assert [e["kind"] for e in events] == ["store.created"]
+
+
+def test_malformed_body_without_a_token_gets_401_not_a_diagnosis(world: World) -> None:
+    answer = world.admin(None).put(
+        "/stores/acme", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 401
+
+
+def test_test_login_needs_links_read_as_it_reveals_links(world: World) -> None:
+    token = world.create_token("config-reader", "stores:read")
+    answer = world.admin(token).post(
+        "/stores/acme/connections/okta/test-login", json={"claims": {"sub": "x"}}
+    )
+    assert answer.status_code == 403
+
+
+def test_concurrent_manual_links_of_one_subject_give_one_201_and_409s(world: World) -> None:
+    import threading
+
+    answers: list[int] = []
+
+    def post(i: int) -> None:
+        body = {"connection": "okta", "subject": "raced", "customer_id": 500 + i}
+        answers.append(world.admin().post("/stores/acme/links", json=body).status_code)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(answers)[0] == 201 and answers.count(201) == 1
+    assert set(answers) == {201, 409}
+
+
+def test_channel_fields_of_access_token_delivery_are_refused_elsewhere(world: World) -> None:
+    channel = {
+        "channel_id": 1,
+        "kind": "hosted",
+        "storefront_url": world.shop.storefront_url(STORE_HASH, 1),
+        "storefront_token": "stray",
+    }
+    answer = world.admin().put("/stores/acme", json=store_body(world, channels=[channel]))
+    assert (
+        answer.status_code == 422
+        and "only go with delivery access_token" in answer.json()["message"]
+    )
 
 
 def test_replacing_a_store_without_secrets_keeps_them(world: World) -> None:
@@ -509,3 +575,19 @@ def test_openapi_document_is_served(world: World) -> None:
     document = world.admin(None).get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert "/stores/{store}/links/{link_id}" in document["paths"]
+
+
+def test_saml_connection_with_unparseable_metadata_is_refused_with_the_reason(world: World) -> None:
+    body = {"protocol": "saml", "idp_metadata_xml": "<not-metadata", "channel_ids": [1]}
+    answer = world.admin().put("/stores/acme/connections/entra", json=body)
+    assert answer.status_code == 422
+    assert answer.json()["field"] == "idp_metadata_xml"
+    assert "does not parse" in answer.json()["message"]
+
+
+def test_saml_connection_with_valid_metadata_is_refused_as_not_yet_available(world: World) -> None:
+    from tests.support.certificates import idp_metadata
+
+    body = {"protocol": "saml", "idp_metadata_xml": idp_metadata(), "channel_ids": [1]}
+    answer = world.admin().put("/stores/acme/connections/entra", json=body)
+    assert answer.status_code == 422 and answer.json()["error"] == "protocol_unavailable"

@@ -232,3 +232,50 @@ def test_rotating_the_master_key_keeps_logins_working(world: World) -> None:
 def test_serve_refuses_a_short_master_key(world: World) -> None:
     done = cli(world, "serve", "--port", "1", SSO_ADAPTER_SECRET_KEY="short")
     assert done.returncode == 2 and "at least 32 characters" in done.stderr
+
+
+def test_repeated_scope_flags_add_up(world: World) -> None:
+    token = cli(
+        world, "token", "create", "--name", "two", "--scope", "stores:read", "--scope", "links:read"
+    ).stdout.strip()
+    assert world.admin(token).get("/stores").status_code == 200
+    assert world.admin(token).get("/stores/acme/links").status_code == 200
+
+
+def test_reserved_actor_names_cannot_be_token_names(world: World) -> None:
+    done = cli(world, "token", "create", "--name", "cli:apply", "--scope", "stores:read")
+    assert done.returncode == 2 and "reserved" in done.stderr
+
+
+def test_apply_writes_all_or_nothing(world: World, tmp_path: Path) -> None:
+    second = """
+  shop-us:
+    store_hash: other1
+    client_id: x
+    api_token: t
+    channels:
+      - {channel_id: 1, kind: hosted, storefront_url: "https://us.example.com"}
+"""
+    text = apply_yaml(world) + second
+    done = cli(world, "apply", write(tmp_path, text), TEST_CLIENT_SECRET="s" * 20)
+    assert done.returncode == 2 and "stores.shop-us.client_secret" in done.stderr
+    assert world.admin().get("/stores/shop-eu").status_code == 404, "the good store was written"
+
+
+def test_apply_refuses_a_file_that_is_not_utf8(world: World, tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes(b"stores:\n  caf\xe9: {}\n")
+    done = cli(world, "apply", str(path))
+    assert done.returncode == 2 and "not UTF-8" in done.stderr
+
+
+def test_apply_never_echoes_a_secret_pasted_as_an_env_name(world: World, tmp_path: Path) -> None:
+    text = apply_yaml(world).replace(
+        "client_secret_env: TEST_CLIENT_SECRET", "client_secret_env: 'sk live/ABC+secret'"
+    )
+    done = cli(world, "apply", write(tmp_path, text))
+    assert done.returncode == 2
+    assert (
+        "sk live/ABC+secret" not in done.stderr
+        and "not an environment variable name" in done.stderr
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, FastAPI, Path, Query, Request, Response
+from fastapi import Body, Depends, FastAPI, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
@@ -33,7 +33,7 @@ from adapter.schemas import (
 )
 from adapter.services.admin import MAX_PAGE, AdminService
 from adapter.services.runtime import Runtime
-from adapter.web.admin.auth import require
+from adapter.web.admin.auth import Unauthenticated, authenticate, bearer, require
 
 log = get_logger("adapter.admin")
 
@@ -60,6 +60,7 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         403: "the token lacks the scope",
         404: "no such store, connection or link",
         409: "conflicts with what exists",
+        502: "BigCommerce did not answer as expected",
         422: "the body or a parameter is not valid; `field` names it",
     }
     return {
@@ -76,6 +77,8 @@ def _error(status: int, code: str, message: str, field: str | None = None) -> JS
 
 def create_admin_app(runtime: Runtime) -> FastAPI:
     app = FastAPI(
+        # Declares the bearer scheme in the OpenAPI document; scopes are checked per route.
+        dependencies=[Security(bearer)],
         title="sso-adapter admin API",
         version=__version__,
         openapi_url="/openapi.json",
@@ -97,8 +100,18 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
         field = exc.field if isinstance(exc, ConfigurationError) else None
         return _error(exc.status, exc.code, exc.detail, field)
 
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("admin_failed", reason="internal_error", exc_info=exc)
+        return _error(500, "internal_error", "Something went wrong on our side.")
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Who is asking comes before what they sent: no body diagnostics for strangers.
+        try:
+            await authenticate(request)
+        except Unauthenticated as denied:
+            return _error(401, denied.code, denied.public_message)
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
         loc = list(first.get("loc", ()))
         if loc[:1] == ["body"] and loc[1:2] in (["oidc"], ["saml"]):
@@ -219,7 +232,7 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
     @app.post(
         "/stores/{store}/connections/{connection}/test-login",
         response_model=TestLoginAnswer,
-        responses=_errors(404),
+        responses=_errors(404, 502),
         tags=["connections"],
         summary="Dry run: what a login with these claims would do (nothing is written)",
     )
@@ -228,6 +241,7 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
         connection: ConnectionSlug,
         body: TestLoginRequest,
         _: StoresRead,
+        __: LinksRead,
     ) -> TestLoginAnswer:
         return await service.test_login(store, connection, body)
 
