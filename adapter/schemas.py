@@ -132,6 +132,10 @@ class SamlConnectionBody(_ConnectionCommon):
     first_name_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
     last_name_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
     allow_idp_initiated: bool = False
+    # Sign AuthnRequests (always done when the IdP's metadata asks for it).
+    sign_requests: bool = False
+    # SHA-1 signatures and digests are refused unless the IdP cannot do better.
+    allow_sha1: bool = False
     groups_attribute: str | None = Field(default=None, max_length=512)
 
 

@@ -58,6 +58,15 @@ def shop_server() -> Iterator[tuple[ServerThread, Dispatcher]]:
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def idp_server() -> Iterator[tuple[ServerThread, Dispatcher]]:
+    server = ServerThread.bind("localhost")
+    dispatcher = Dispatcher()
+    server.start(dispatcher)
+    yield server, dispatcher
+    server.stop()
+
+
 @pytest.fixture
 def world(
     database_url: str,

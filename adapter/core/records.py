@@ -47,3 +47,6 @@ class ConnectionRecord:
     protocol: str
     settings: OidcConnectionBody | SamlConnectionBody
     client_secret: str | None
+    sp_private_key: str | None = None
+    sp_certificate: str | None = None
+    updated_at: float = 0.0

@@ -19,6 +19,7 @@ from adapter.core.secretbox import SecretBox
 from adapter.core.urls import check_outbound_url
 from adapter.db.models import Channel, Connection, Store
 from adapter.errors import ConfigurationError
+from adapter.saml.keys import self_signed_pair
 from adapter.schemas import (
     ChannelBody,
     OidcConnectionBody,
@@ -239,6 +240,10 @@ class ConfigRepository:
             )
         else:
             row.client_secret_sealed = None
+            if row.sp_private_key_sealed is None:
+                key, certificate = self_signed_pair(f"sso-adapter {store_slug}/{slug}")
+                row.sp_private_key_sealed = self._box.seal(key, context=f"{context}:sp_key")
+                row.sp_certificate = certificate
         row.protocol = body.protocol
         row.settings = body.model_dump(mode="json", exclude={"client_secret"})
         row.updated_at = now
@@ -306,6 +311,11 @@ class ConfigRepository:
             client_secret=self._open(
                 row.client_secret_sealed, f"store:{store_slug}:connection:{slug}"
             ),
+            sp_private_key=self._open(
+                row.sp_private_key_sealed, f"store:{store_slug}:connection:{slug}:sp_key"
+            ),
+            sp_certificate=row.sp_certificate,
+            updated_at=row.updated_at.timestamp(),
         )
 
 
@@ -340,6 +350,14 @@ async def reseal_all(session: AsyncSession, box: SecretBox) -> int:
             Connection.id,
             Connection.client_secret_sealed,
             lambda r: f"store:{stores[r.store_id]}:connection:{r.slug}",
+        )
+    )
+    columns.append(
+        (
+            Connection,
+            Connection.id,
+            Connection.sp_private_key_sealed,
+            lambda r: f"store:{stores[r.store_id]}:connection:{r.slug}:sp_key",
         )
     )
     columns.append(

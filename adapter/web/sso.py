@@ -177,6 +177,65 @@ async def oidc_callback(request: Request, store: str, connection: str) -> Respon
     return _redirect(url)
 
 
+@router.get("/{store}/{connection}/saml/metadata")
+async def saml_metadata(request: Request, store: str, connection: str) -> Response:
+    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="saml")
+    try:
+        document = await request.app.state.saml_login.metadata(store, connection)
+    except Exception as exc:
+        return await login_failed(request, exc, trace)
+    return Response(document, media_type="application/samlmetadata+xml")
+
+
+@router.post("/{store}/{connection}/saml/acs")
+async def saml_acs(request: Request, store: str, connection: str) -> Response:
+    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="saml")
+    try:
+        form = await request.form(max_files=0, max_fields=10, max_part_size=1024 * 1024)
+        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        with request.app.state.metrics.step("saml_acs"):
+            url = await request.app.state.saml_login.acs(
+                store,
+                connection,
+                fields,
+                request_ip=request.client.host if request.client else None,
+                trace=trace,
+            )
+    except Exception as exc:
+        return await login_failed(request, exc, trace)
+    if url.startswith(_runtime(request).settings.public_url):
+        # On to our own finish step, as a GET that carries the browser's cookie.
+        return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    _count_login(request, trace, "success")
+    return _redirect(url)
+
+
+@router.get("/{store}/{connection}/saml/finish")
+async def saml_finish(request: Request, store: str, connection: str) -> Response:
+    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="saml")
+    try:
+        url = await request.app.state.saml_login.finish(
+            store,
+            connection,
+            request.query_params.get("token"),
+            browser_id=_browser_id(request),
+            request_ip=request.client.host if request.client else None,
+            trace=trace,
+        )
+    except Exception as exc:
+        return await login_failed(request, exc, trace)
+    _count_login(request, trace, "success")
+    log.info(
+        "login_succeeded",
+        store=store,
+        connection=connection,
+        subject=trace.subject,
+        customer_id=trace.customer_id,
+        channel_id=trace.channel_id,
+    )
+    return _redirect(url)
+
+
 @router.get("/{store}/logout")
 async def logout(request: Request, store: str) -> Response:
     """Signs the shopper out of the storefront: BigCommerce's own logout page does it."""

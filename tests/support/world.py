@@ -205,6 +205,20 @@ class World:
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         return httpx.Client(base_url=f"{self.url}/admin/v1", headers=headers, timeout=30)
 
+    def put_saml_connection(self, slug: str, metadata_xml: str, **overrides: Any) -> None:
+        from adapter.schemas import SamlConnectionBody
+
+        body = {
+            "protocol": "saml",
+            "idp_metadata_xml": metadata_xml,
+            "channel_ids": [1],
+            "email_verified": True,
+            **overrides,
+        }
+        self._configure(
+            lambda repo: repo.put_connection(STORE, slug, SamlConnectionBody.model_validate(body))
+        )
+
     # -- a scripted browser -----------------------------------------------------------------
 
     def browser(self) -> httpx.Client:

@@ -1,0 +1,77 @@
+"""From a verified assertion to the one identity record the rest of the adapter consumes."""
+
+from __future__ import annotations
+
+from adapter.core.identity import Identity
+from adapter.errors import NotVerified
+from adapter.saml.service_provider import NAMEID_FORMAT_PERSISTENT, VerifiedAssertion
+from adapter.schemas import SamlConnectionBody
+
+MAX_SUBJECT_LENGTH = 512
+
+
+def _first(attributes: dict[str, list[str]], name: str | None) -> str | None:
+    if not name:
+        return None
+    values = [v.strip() for v in attributes.get(name, []) if v and v.strip()]
+    return values[0] if values else None
+
+
+def identity_from_assertion(assertion: VerifiedAssertion, body: SamlConnectionBody) -> Identity:
+    if body.subject_attribute:
+        values = assertion.attributes.get(body.subject_attribute, [])
+        if len(values) != 1 or not values[0].strip():
+            raise NotVerified(
+                f"subject attribute {body.subject_attribute!r} missing or not single-valued",
+                code="subject_missing",
+            )
+        subject = values[0].strip()
+    else:
+        # Only a persistent NameID identifies a person over time; a transient one changes at
+        # every login and an e-mail NameID can be re-assigned. Qualified by the IdP, so a
+        # connection pointed at another IdP can never match an old link.
+        if assertion.name_id_format != NAMEID_FORMAT_PERSISTENT or not assertion.name_id:
+            raise NotVerified(
+                f"NameID format {assertion.name_id_format} is not persistent",
+                code="subject_missing",
+            )
+        subject = f"{assertion.issuer}!{assertion.name_id}"
+    if len(subject) > MAX_SUBJECT_LENGTH:
+        raise NotVerified("subject too long", code="subject_missing")
+    groups = tuple(
+        v for v in assertion.attributes.get(body.groups_attribute or "", []) if v.strip()
+    )
+    return Identity(
+        issuer=assertion.issuer,
+        subject=subject,
+        email=_first(assertion.attributes, body.email_attribute),
+        email_verified=False,  # SAML carries no such claim: the connection vouches, or not
+        first_name=_first(assertion.attributes, body.first_name_attribute),
+        last_name=_first(assertion.attributes, body.last_name_attribute),
+        groups=groups,
+        claims={"name_id": assertion.name_id, "attributes": assertion.attributes},
+    )
+
+
+def identity_to_payload(identity: Identity) -> dict[str, object]:
+    return {
+        "issuer": identity.issuer,
+        "subject": identity.subject,
+        "email": identity.email,
+        "email_verified": identity.email_verified,
+        "first_name": identity.first_name,
+        "last_name": identity.last_name,
+        "groups": list(identity.groups),
+    }
+
+
+def identity_from_payload(payload: dict[str, object]) -> Identity:
+    return Identity(
+        issuer=str(payload["issuer"]),
+        subject=str(payload["subject"]),
+        email=payload.get("email"),  # type: ignore[arg-type]
+        email_verified=bool(payload.get("email_verified")),
+        first_name=payload.get("first_name"),  # type: ignore[arg-type]
+        last_name=payload.get("last_name"),  # type: ignore[arg-type]
+        groups=tuple(payload.get("groups") or ()),  # type: ignore[arg-type]
+    )

@@ -1,0 +1,118 @@
+"""One ServiceProvider per SAML connection and process, rebuilt when the connection or its
+IdP metadata changes. Metadata from a URL is refetched hourly, and sooner (at most once per
+cooldown) when a response fails its signature check: the IdP may have rolled its key."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from dataclasses import dataclass
+
+import httpx
+
+from adapter.clock import Clock
+from adapter.core.records import ConnectionRecord
+from adapter.errors import UpstreamFailed
+from adapter.saml.metadata import IdpMetadata, InvalidMetadata, parse_idp_metadata
+from adapter.saml.service_provider import ServiceProvider, ServiceProviderSettings
+from adapter.schemas import SamlConnectionBody
+
+METADATA_TTL_SECONDS = 3600
+METADATA_REFRESH_COOLDOWN_SECONDS = 60
+
+
+@dataclass
+class _Entry:
+    key: tuple[int, float, str]
+    provider: ServiceProvider
+    metadata: IdpMetadata
+
+
+class ServiceProviderRegistry:
+    def __init__(self, http: httpx.AsyncClient, clock: Clock, *, clock_skew_seconds: int):
+        self._http = http
+        self._clock = clock
+        self._skew = clock_skew_seconds
+        self._workdir = tempfile.mkdtemp(prefix="sso-adapter-saml-")
+        self._providers: dict[int, _Entry] = {}
+        self._fetched: dict[str, tuple[float, str]] = {}
+        self._forced: dict[str, float] = {}
+
+    async def _metadata_xml(self, body: SamlConnectionBody, *, refresh: bool) -> str:
+        if body.idp_metadata_xml is not None:
+            return body.idp_metadata_xml
+        url = body.idp_metadata_url
+        assert url is not None
+        now = self._clock.now()
+        cached = self._fetched.get(url)
+        if cached and not refresh and now - cached[0] < METADATA_TTL_SECONDS:
+            return cached[1]
+        if (
+            cached
+            and refresh
+            and now - self._forced.get(url, 0.0) < METADATA_REFRESH_COOLDOWN_SECONDS
+        ):
+            return cached[1]
+        if refresh:
+            self._forced[url] = now
+        try:
+            response = await self._http.get(url)
+        except httpx.HTTPError as exc:
+            if cached:
+                return cached[1]  # keep serving the last good metadata while the IdP is away
+            raise UpstreamFailed(
+                f"metadata: {type(exc).__name__}", code="idp_unreachable"
+            ) from None
+        if response.status_code != 200:
+            if cached:
+                return cached[1]
+            raise UpstreamFailed(f"metadata: HTTP {response.status_code}", code="idp_unreachable")
+        text = response.content.decode("utf-8", errors="replace")
+        self._fetched[url] = (now, text)
+        return text
+
+    async def get(
+        self,
+        connection: ConnectionRecord,
+        *,
+        public_url: str,
+        store_slug: str,
+        refresh: bool = False,
+    ) -> ServiceProvider:
+        body = connection.settings
+        assert isinstance(body, SamlConnectionBody)
+        xml = await self._metadata_xml(body, refresh=refresh)
+        key = (connection.id, connection.updated_at, hashlib.sha256(xml.encode()).hexdigest())
+        entry = self._providers.get(connection.id)
+        if entry is not None and entry.key == key:
+            return entry.provider
+        try:
+            metadata = parse_idp_metadata(xml)
+        except InvalidMetadata as exc:
+            raise UpstreamFailed(f"IdP metadata unusable: {exc}", code="idp_bad_response") from None
+        base = f"{public_url}/sso/{store_slug}/{connection.slug}/saml"
+        assert connection.sp_private_key and connection.sp_certificate
+        provider = ServiceProvider(
+            ServiceProviderSettings(
+                entity_id=f"{base}/metadata",
+                acs_url=f"{base}/acs",
+                idp_entity_id=metadata.entity_id,
+                idp_metadata_xml=xml.removeprefix("\ufeff"),
+                private_key_pem=connection.sp_private_key,
+                certificate_pem=connection.sp_certificate,
+                sign_requests=body.sign_requests or metadata.want_authn_requests_signed,
+                allow_idp_initiated=body.allow_idp_initiated,
+                allow_sha1=body.allow_sha1,
+                clock_skew_seconds=self._skew,
+            ),
+            self._workdir,
+        )
+        if entry is not None:
+            entry.provider.close()
+        self._providers[connection.id] = _Entry(key, provider, metadata)
+        return provider
+
+    def close(self) -> None:
+        for entry in self._providers.values():
+            entry.provider.close()
+        self._providers.clear()

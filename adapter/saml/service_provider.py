@@ -1,0 +1,221 @@
+"""The SAML service provider of one connection, on pysaml2.
+
+pysaml2 checks the signature (with keys from the IdP's metadata only), the audience, the
+Destination and Recipient, InResponseTo, the validity windows and the status. Around it this
+module adds what it leaves to its caller: the raw document is parsed first without DTDs or
+entities, must hold exactly one assertion, must not use SHA-1 unless allowed, and the
+Issuer of response and assertion must be the IdP. What we read afterwards comes from the
+assertion pysaml2 verified, never from a second parse of the message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from xml.etree.ElementTree import ParseError
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring
+from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.client import Saml2Client
+from saml2.config import SPConfig
+from saml2.metadata import entity_descriptor
+from saml2.response import StatusError
+from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
+from saml2.sigver import SignatureError
+from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
+
+from adapter.errors import BadRequest, NotVerified
+
+SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+DS = "http://www.w3.org/2000/09/xmldsig#"
+MAX_RESPONSE_BYTES = 512 * 1024
+NAMEID_FORMAT_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
+NAMEID_FORMAT_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+
+
+def _refuse(rule: str) -> NotVerified:
+    return NotVerified(f"saml: {rule}", code="saml_response_invalid")
+
+
+@dataclass(frozen=True)
+class ServiceProviderSettings:
+    entity_id: str
+    acs_url: str
+    idp_entity_id: str
+    idp_metadata_xml: str
+    private_key_pem: str
+    certificate_pem: str
+    sign_requests: bool
+    allow_idp_initiated: bool
+    allow_sha1: bool
+    clock_skew_seconds: int
+
+
+@dataclass(frozen=True)
+class VerifiedAssertion:
+    assertion_id: str
+    issuer: str
+    name_id: str | None
+    name_id_format: str | None
+    attributes: dict[str, list[str]]
+    in_response_to: str | None
+    not_on_or_after: datetime | None
+
+
+def precheck_response(raw: bytes, *, allow_sha1: bool) -> None:
+    """Checks on the document itself, before any cryptography."""
+    try:
+        root = fromstring(raw)
+    except DefusedXmlException:
+        raise BadRequest("SAMLResponse uses a DTD or entities", code="saml_malformed") from None
+    except ParseError:
+        raise BadRequest("SAMLResponse is not XML", code="saml_malformed") from None
+    if root.tag != f"{{{SAMLP}}}Response":
+        raise BadRequest("SAMLResponse is not a Response", code="saml_malformed")
+    assertions = root.findall(f".//{{{SAML}}}Assertion") + root.findall(
+        f".//{{{SAML}}}EncryptedAssertion"
+    )
+    if len(assertions) != 1:
+        raise _refuse(f"{len(assertions)} assertions instead of exactly one")
+    if not allow_sha1:
+        for method in root.iter(f"{{{DS}}}SignatureMethod"):
+            if "sha1" in (method.get("Algorithm") or "").lower():
+                raise _refuse("SHA-1 signature")
+        for method in root.iter(f"{{{DS}}}DigestMethod"):
+            if "sha1" in (method.get("Algorithm") or "").lower():
+                raise _refuse("SHA-1 digest")
+
+
+class ServiceProvider:
+    def __init__(self, settings: ServiceProviderSettings, workdir: str):
+        self.settings = settings
+        # pysaml2 reads keys from files: private to this process, removed with the directory.
+        self._dir = tempfile.mkdtemp(prefix="sp-", dir=workdir)
+        key_file = os.path.join(self._dir, "sp.key")
+        cert_file = os.path.join(self._dir, "sp.crt")
+        with open(os.open(key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as handle:
+            handle.write(settings.private_key_pem)
+        with open(cert_file, "w") as handle:
+            handle.write(settings.certificate_pem)
+        config = SPConfig()
+        config.load(
+            {
+                "entityid": settings.entity_id,
+                "service": {
+                    "sp": {
+                        "endpoints": {
+                            "assertion_consumer_service": [(settings.acs_url, BINDING_HTTP_POST)]
+                        },
+                        "allow_unsolicited": settings.allow_idp_initiated,
+                        "authn_requests_signed": settings.sign_requests,
+                        "want_response_signed": False,
+                        "want_assertions_signed": False,
+                        "want_assertions_or_response_signed": True,
+                        "only_use_keys_in_metadata": True,
+                        "name_id_format": [NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_EMAIL],
+                        "name_id_format_allow_create": True,
+                    }
+                },
+                "metadata": {"inline": [settings.idp_metadata_xml]},
+                "key_file": key_file,
+                "cert_file": cert_file,
+                "encryption_keypairs": [{"key_file": key_file, "cert_file": cert_file}],
+                "accepted_time_diff": settings.clock_skew_seconds,
+                "allow_unknown_attributes": True,
+                "signing_algorithm": SIG_RSA_SHA256,
+                "digest_algorithm": DIGEST_SHA256,
+            }
+        )
+        self._config = config
+        self._client = Saml2Client(config)
+
+    def metadata(self) -> str:
+        return str(entity_descriptor(self._config))
+
+    def authn_request(self, relay_state: str) -> tuple[str, str]:
+        """(request id, URL to send the browser to) for the HTTP-Redirect binding."""
+        request_id, info = self._client.prepare_for_authenticate(
+            entityid=self.settings.idp_entity_id,
+            relay_state=relay_state,
+            binding=BINDING_HTTP_REDIRECT,
+            sign=self.settings.sign_requests,
+            sigalg=SIG_RSA_SHA256 if self.settings.sign_requests else None,
+            digest_alg=DIGEST_SHA256,
+        )
+        location = dict(info["headers"])["Location"]
+        return request_id, location
+
+    def verify(self, saml_response: str, outstanding_request_id: str | None) -> VerifiedAssertion:
+        if len(saml_response) > MAX_RESPONSE_BYTES * 4 // 3 + 4:
+            raise BadRequest("SAMLResponse too large", code="saml_malformed")
+        try:
+            raw = base64.b64decode(saml_response, validate=True)
+        except (binascii.Error, ValueError):
+            raise BadRequest("SAMLResponse is not base64", code="saml_malformed") from None
+        precheck_response(raw, allow_sha1=self.settings.allow_sha1)
+        outstanding = {outstanding_request_id: "/"} if outstanding_request_id else {}
+        try:
+            response = self._client.parse_authn_request_response(
+                saml_response, BINDING_HTTP_POST, outstanding=outstanding
+            )
+        except StatusError as exc:
+            raise NotVerified(
+                f"saml: IdP status {type(exc).__name__}", code="idp_refused"
+            ) from None
+        except SignatureError as exc:
+            raise _refuse(f"signature ({type(exc).__name__})") from None
+        except Exception as exc:  # pysaml2 signals most refusals with assorted exceptions
+            raise _refuse(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+        if response is None:
+            raise _refuse("no response")
+        return self._read(response, outstanding_request_id)
+
+    def _read(self, response: Any, outstanding_request_id: str | None) -> VerifiedAssertion:
+        issuer = response.issuer()
+        if issuer != self.settings.idp_entity_id:
+            raise _refuse("response issuer is not the IdP")
+        assertion = response.assertion  # the one pysaml2 verified; precheck allowed only one
+        if assertion is None:
+            raise _refuse("no assertion")
+        if assertion.issuer is None or assertion.issuer.text != self.settings.idp_entity_id:
+            raise _refuse("assertion issuer is not the IdP")
+        in_response_to = response.in_response_to
+        if outstanding_request_id is None and in_response_to:
+            raise _refuse("InResponseTo without an outstanding request")
+        if outstanding_request_id is not None and in_response_to != outstanding_request_id:
+            raise _refuse("InResponseTo is not this browser's request")
+        name_id = response.name_id
+        not_on_or_after = None
+        if assertion.conditions is not None and assertion.conditions.not_on_or_after:
+            not_on_or_after = datetime.strptime(
+                assertion.conditions.not_on_or_after[:19], "%Y-%m-%dT%H:%M:%S"
+            ).replace(tzinfo=UTC)
+        return VerifiedAssertion(
+            assertion_id=assertion.id,
+            issuer=issuer,
+            name_id=name_id.text.strip() if name_id is not None and name_id.text else None,
+            name_id_format=getattr(name_id, "format", None) or NAMEID_FORMAT_UNSPECIFIED,
+            attributes={str(k): [str(v) for v in values] for k, values in response.ava.items()},
+            in_response_to=in_response_to,
+            not_on_or_after=not_on_or_after,
+        )
+
+    def close(self) -> None:
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+__all__ = [
+    "NAMEID_FORMAT_PERSISTENT",
+    "NAMEID_FORMAT_TRANSIENT",
+    "ServiceProvider",
+    "ServiceProviderSettings",
+    "VerifiedAssertion",
+]

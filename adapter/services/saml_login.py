@@ -1,0 +1,192 @@
+"""The SAML legs of a login: metadata, the Assertion Consumer Service, and the finish step.
+
+The IdP's POST to the ACS is cross-site, so browsers withhold our SameSite=Lax cookie from
+it. The ACS therefore verifies the response and parks the identity under a fresh one-time
+key, then sends the browser (303) to our own `finish` URL: that top-level GET carries the
+cookie, and only there is the login bound to the browser that started it. An IdP-initiated
+response (only where the connection allows it) has no browser to bind and finishes at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+
+from adapter.core.records import ConnectionRecord, StoreRecord
+from adapter.db.ledger import Ledger
+from adapter.db.login_states import LoginStateRepository, PendingLogin
+from adapter.errors import BadRequest, NotFound, NotVerified
+from adapter.saml.identity import (
+    identity_from_assertion,
+    identity_from_payload,
+    identity_to_payload,
+)
+from adapter.saml.service_provider import ServiceProvider, VerifiedAssertion
+from adapter.schemas import SamlConnectionBody
+from adapter.services.login import LoginService, LoginTrace, admitted_channel
+from adapter.services.runtime import Runtime
+
+REPLAY_NAMESPACE = "saml-assertion"
+FINISH_TTL_SECONDS = 120
+MIN_REPLAY_TTL_SECONDS = 300
+
+
+class SamlLogin:
+    def __init__(self, runtime: Runtime, login: LoginService):
+        self._rt = runtime
+        self._login = login
+
+    def finish_url(self, store_slug: str, connection_slug: str, token: str) -> str:
+        return (
+            f"{self._rt.settings.public_url}/sso/{store_slug}/{connection_slug}"
+            f"/saml/finish?token={token}"
+        )
+
+    async def _saml(
+        self, store_slug: str, connection_slug: str, trace: LoginTrace
+    ) -> tuple[StoreRecord, ConnectionRecord]:
+        store, connection = await self._login.load(store_slug, connection_slug, trace)
+        if connection.protocol != "saml":
+            raise NotFound("not a SAML connection", code="unknown_connection")
+        return store, connection
+
+    async def metadata(self, store_slug: str, connection_slug: str) -> str:
+        store, connection = await self._saml(store_slug, connection_slug, LoginTrace())
+        provider: ServiceProvider = await self._login.saml_provider(store, connection)
+        return provider.metadata()
+
+    async def _verify(
+        self,
+        store,
+        connection,
+        saml_response: str,
+        request_id: str | None,  # type: ignore[no-untyped-def]
+    ) -> VerifiedAssertion:
+        provider: ServiceProvider = await self._login.saml_provider(store, connection)
+        try:
+            return provider.verify(saml_response, request_id)
+        except NotVerified as exc:
+            if exc.code != "saml_response_invalid" or "signature" not in exc.detail:
+                raise
+        # The IdP may have rolled its signing key: refresh its metadata (rate-limited), retry.
+        provider = await self._rt.saml.get(
+            connection, public_url=self._rt.settings.public_url, store_slug=store.slug, refresh=True
+        )
+        return provider.verify(saml_response, request_id)
+
+    async def _claim_assertion(self, connection_id: int, assertion: VerifiedAssertion) -> None:
+        ttl = float(MIN_REPLAY_TTL_SECONDS)
+        if assertion.not_on_or_after is not None:
+            remaining = assertion.not_on_or_after.timestamp()
+            ttl = max(ttl, remaining - self._rt.clock.now() + self._rt.settings.clock_skew_seconds)
+        async with self._rt.sessions.begin() as session:
+            claimed = await Ledger(session, self._rt.box, self._rt.clock).claim(
+                REPLAY_NAMESPACE, f"{connection_id}:{assertion.assertion_id}", ttl_seconds=ttl
+            )
+        if claimed is None:
+            raise NotVerified("saml: assertion replayed", code="saml_replay")
+
+    async def acs(
+        self,
+        store_slug: str,
+        connection_slug: str,
+        form: Mapping[str, str],
+        *,
+        request_ip: str | None,
+        trace: LoginTrace,
+    ) -> str:
+        store, connection = await self._saml(store_slug, connection_slug, trace)
+        body = connection.settings
+        assert isinstance(body, SamlConnectionBody)
+        saml_response = form.get("SAMLResponse")
+        if not saml_response:
+            raise BadRequest("ACS without SAMLResponse", code="saml_malformed")
+        relay_state = form.get("RelayState") or ""
+        pending = None
+        if relay_state and len(relay_state) <= 512:
+            async with self._rt.sessions.begin() as session:
+                pending = await LoginStateRepository(session, self._rt.box, self._rt.clock).consume(
+                    state=relay_state, browser_id=None, any_browser=True
+                )
+        if pending is not None and (
+            pending.store_id != store.id or pending.connection_id != connection.id
+        ):
+            raise BadRequest(
+                "login state belongs to another connection", code="login_state_invalid"
+            )
+        if pending is None and not body.allow_idp_initiated:
+            raise BadRequest(
+                "no outstanding request for this response (IdP-initiated login is off)",
+                code="login_state_invalid",
+            )
+        request_id = pending.payload.get("saml_request_id") if pending else None
+        assertion = await self._verify(store, connection, saml_response, request_id)
+        await self._claim_assertion(connection.id, assertion)
+        identity = identity_from_assertion(assertion, body)
+        trace.subject, trace.email = identity.subject, identity.email
+        if pending is None:
+            # IdP-initiated: the store's default channel and the default page.
+            channel = admitted_channel(store, connection, store.default_channel_id)
+            trace.channel_id = channel.channel_id
+            unsolicited = PendingLogin(
+                store_id=store.id,
+                connection_id=connection.id,
+                channel_id=channel.channel_id,
+                redirect_to="/account.php",
+                payload={},
+            )
+            return await self._login.conclude(
+                store, connection, channel, unsolicited, identity, request_ip, trace
+            )
+        token = secrets.token_urlsafe(32)
+        await self._login.keep_in_flight(
+            token,
+            None,  # bound to the browser that started the login
+            PendingLogin(
+                store_id=store.id,
+                connection_id=connection.id,
+                channel_id=pending.channel_id,
+                redirect_to=pending.redirect_to,
+                payload={"identity": identity_to_payload(identity)},
+                browser_hash=pending.browser_hash,
+            ),
+            ttl=FINISH_TTL_SECONDS,
+        )
+        return self.finish_url(store_slug, connection_slug, token)
+
+    async def finish(
+        self,
+        store_slug: str,
+        connection_slug: str,
+        token: str | None,
+        *,
+        browser_id: str | None,
+        request_ip: str | None,
+        trace: LoginTrace,
+    ) -> str:
+        store, connection = await self._saml(store_slug, connection_slug, trace)
+        if not token or len(token) > 512:
+            raise BadRequest("finish without token", code="state_missing")
+        async with self._rt.sessions.begin() as session:
+            pending = await LoginStateRepository(session, self._rt.box, self._rt.clock).consume(
+                state=token, browser_id=browser_id
+            )
+        if pending is None or "identity" not in pending.payload:
+            raise BadRequest(
+                "SAML login unknown, expired, used, or from another browser",
+                code="login_state_invalid",
+                public_message=(
+                    "This sign-in has expired or was started in another browser. "
+                    "Please start again."
+                ),
+            )
+        if pending.store_id != store.id or pending.connection_id != connection.id:
+            raise BadRequest(
+                "login state belongs to another connection", code="login_state_invalid"
+            )
+        trace.channel_id = pending.channel_id
+        channel = admitted_channel(store, connection, pending.channel_id)
+        identity = identity_from_payload(pending.payload["identity"])
+        return await self._login.conclude(
+            store, connection, channel, pending, identity, request_ip, trace
+        )

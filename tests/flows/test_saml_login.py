@@ -1,0 +1,99 @@
+"""SAML logins through pysaml2's own IdP, over HTTP, ending at the storefront JWT redirect."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.saml_idp import SandboxSamlIdp, form_fields
+from tests.support.servers import ServerThread
+from tests.support.world import Dispatcher, Outcome, World
+
+CONNECTION = "entra"
+
+
+class SamlWorld:
+    def __init__(self, world: World, idp: SandboxSamlIdp):
+        self.world, self.idp = world, idp
+        base = f"{world.public_url}/sso/acme/{CONNECTION}/saml"
+        self.acs_url, self.sp_entity_id = f"{base}/acs", f"{base}/metadata"
+
+    def configure(self, **overrides: Any) -> None:
+        self.world.put_saml_connection(CONNECTION, self.idp.metadata(), **overrides)
+        metadata = httpx.get(self.sp_entity_id)
+        assert metadata.status_code == 200, metadata.text
+        self.idp.trust_sp(metadata.text)
+
+    def start(self, browser: httpx.Client, **params: Any) -> tuple[str, str]:
+        """Start a login; return (request id, RelayState) the IdP received."""
+        start = browser.get(f"{self.world.url}/sso/acme/{CONNECTION}/login", params=params)
+        assert start.status_code == 302, start.text
+        at_idp = browser.get(start.headers["location"])
+        fields = form_fields(at_idp.text)
+        from tests.support.saml_idp import request_id_of
+
+        return request_id_of(start.headers["location"]), fields["RelayState"]
+
+    def post(self, browser: httpx.Client, xml: str, relay_state: str) -> Outcome:
+        import base64
+
+        answer = browser.post(
+            self.acs_url,
+            data={
+                "SAMLResponse": base64.b64encode(xml.encode()).decode(),
+                "RelayState": relay_state,
+            },
+        )
+        outcome = Outcome(start=httpx.Response(302), callback=answer)
+        if answer.status_code == 303:
+            outcome.callback = browser.get(answer.headers["location"])
+        return self.world.follow_to_storefront(outcome, browser)
+
+    def login(self, browser: httpx.Client | None = None, **params: Any) -> Outcome:
+        browser = browser or self.world.browser()
+        start = browser.get(f"{self.world.url}/sso/acme/{CONNECTION}/login", params=params)
+        if start.status_code != 302:
+            return Outcome(start=start)
+        fields = form_fields(browser.get(start.headers["location"]).text)
+        answer = browser.post(self.acs_url, data=fields)
+        outcome = Outcome(start=start, callback=answer)
+        if answer.status_code == 303:
+            outcome.callback = browser.get(answer.headers["location"])
+        return self.world.follow_to_storefront(outcome, browser)
+
+
+@pytest.fixture
+def saml(world: World, idp_server: tuple[ServerThread, Dispatcher]) -> Iterator[SamlWorld]:
+    idp = SandboxSamlIdp(idp_server[0].url)
+    idp_server[1].target = idp.app()
+    setup = SamlWorld(world, idp)
+    setup.configure()
+    yield setup
+
+
+def test_sp_initiated_login_lands_signed_in(saml: SamlWorld) -> None:
+    outcome = saml.login(channel_id=1, redirect_to="/account.php")
+    assert outcome.landed, outcome.final.text
+    world = saml.world
+    [customer] = world.customers.values()
+    assert (customer["email"], customer["first_name"]) == ("ada@example.com", "Ada")
+    [link] = world.links()
+    assert link["subject"] == f"{saml.idp.entity_id}!ada-persistent-0001"
+    assert world.events()[-1]["kind"] == "login" and world.events()[-1]["outcome"] == "success"
+
+
+def test_returning_saml_login_uses_the_link(saml: SamlWorld) -> None:
+    assert saml.login().landed
+    assert saml.login().landed
+    assert len(saml.world.customers) == 1 and saml.world.links()[0]["login_count"] == 2
+
+
+def test_sp_metadata_describes_acs_and_formats(saml: SamlWorld) -> None:
+    answer = httpx.get(saml.sp_entity_id)
+    assert answer.headers["content-type"].startswith("application/samlmetadata+xml")
+    assert f'entityID="{saml.sp_entity_id}"' in answer.text
+    assert saml.acs_url in answer.text and "HTTP-POST" in answer.text
+    assert "nameid-format:persistent" in answer.text
