@@ -1,0 +1,265 @@
+"""Every forged or unacceptable SAML response, built by tampering a valid signed one from
+pysaml2's IdP: each is refused (400 or 401), audited, and leaves no customer and no link."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from saml2.saml import NAMEID_FORMAT_TRANSIENT
+from saml2.xmldsig import DIGEST_SHA1, SIG_RSA_SHA1
+
+from tests.flows.test_saml_login import SamlWorld
+from tests.support.assertions import assert_refused_cleanly
+from tests.support.saml_idp import SandboxSamlIdp
+from tests.support.servers import ServerThread
+from tests.support.world import Dispatcher, World
+
+
+@pytest.fixture
+def saml(world: World, idp_server: tuple[ServerThread, Dispatcher]) -> Iterator[SamlWorld]:
+    idp = SandboxSamlIdp(idp_server[0].url)
+    idp_server[1].target = idp.app()
+    setup = SamlWorld(world, idp)
+    setup.configure()
+    yield setup
+
+
+@pytest.fixture
+def browser(world: World) -> httpx.Client:
+    return world.browser()
+
+
+def answer(saml: SamlWorld, browser: httpx.Client, edit=None, **respond):  # type: ignore[no-untyped-def]
+    request_id, relay = saml.start(browser)
+    xml = saml.idp.respond(request_id, saml.acs_url, saml.sp_entity_id, **respond)
+    if edit is not None:
+        xml = edit(xml)
+    return saml.post(browser, xml, relay)
+
+
+def test_a_valid_response_built_the_same_way_is_accepted(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    assert answer(saml, browser).landed
+
+
+def test_unsigned_response_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    outcome = answer(saml, browser, sign_response=False, sign_assertion=False)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+def test_response_signed_by_a_key_not_in_the_metadata_is_refused(
+    saml: SamlWorld,
+    browser,
+    idp_server,  # type: ignore[no-untyped-def]
+) -> None:
+    stranger = SandboxSamlIdp(idp_server[0].url, key_name="stranger")
+    stranger.trust_sp(httpx.get(saml.sp_entity_id).text)
+    request_id, relay = saml.start(browser)
+    xml = stranger.respond(request_id, saml.acs_url, saml.sp_entity_id)
+    outcome = saml.post(browser, xml, relay)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+def test_response_edited_after_signing_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    outcome = answer(saml, browser, edit=lambda x: x.replace("ada-persistent-0001", "admin-0001"))
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+def test_signature_wrapping_with_a_second_assertion_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    def wrap(xml: str) -> str:
+        # Copy the signed assertion, change the copy's subject and ID, and slip it in.
+        assertion = re.search(r"<ns\d:Assertion .*?</ns\d:Assertion>", xml, re.S).group(0)
+        evil = assertion.replace("ada-persistent-0001", "admin-0001").replace('ID="', 'ID="evil')
+        evil = re.sub(r"<ns\d:Signature .*?</ns\d:Signature>", "", evil, flags=re.S)
+        return xml.replace(assertion, evil + assertion)
+
+    outcome = answer(saml, browser, edit=wrap, sign_response=False, sign_assertion=True)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+def test_signature_wrapping_moving_the_signed_assertion_into_extensions_is_refused(
+    saml: SamlWorld,
+    browser,  # type: ignore[no-untyped-def]
+) -> None:
+    def wrap(xml: str) -> str:
+        assertion = re.search(r"<ns\d:Assertion .*?</ns\d:Assertion>", xml, re.S).group(0)
+        evil = assertion.replace("ada-persistent-0001", "admin-0001").replace('ID="', 'ID="evil')
+        evil = re.sub(r"<ns\d:Signature .*?</ns\d:Signature>", "", evil, flags=re.S)
+        protocol = "urn:oasis:names:tc:SAML:2.0:protocol"
+        hidden = f'<ns0:Extensions xmlns:ns0="{protocol}">{assertion}</ns0:Extensions>'
+        return xml.replace(assertion, evil).replace("<ns0:Status>", hidden + "<ns0:Status>", 1)
+
+    outcome = answer(saml, browser, edit=wrap, sign_response=False, sign_assertion=True)
+    assert outcome.refusal.status_code in (400, 401)
+    assert saml.world.customers == {} and saml.world.links() == []
+
+
+def test_a_resigned_response_without_edits_is_accepted(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # The control for every "edit, then re-sign" forgery below: re-signing alone is fine.
+    outcome = answer(saml, browser, edit=saml.idp.resign, sign_response=True, sign_assertion=False)
+    assert outcome.landed
+
+
+def test_response_for_another_audience_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    def audience(xml: str) -> str:
+        xml = xml.replace(f">{saml.sp_entity_id}<", ">https://other-sp.example/metadata<")
+        return saml.idp.resign(xml)
+
+    outcome = answer(saml, browser, edit=audience, sign_response=True, sign_assertion=False)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+def test_response_for_another_destination_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    request_id, relay = saml.start(browser)
+    xml = saml.idp.respond(request_id, "https://other-sp.example/acs", saml.sp_entity_id)
+    assert_refused_cleanly(
+        saml.world, saml.post(browser, xml, relay), 401, reason="saml_response_invalid"
+    )
+
+
+def test_response_to_another_request_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    _, relay = saml.start(browser)
+    xml = saml.idp.respond("id-of-another-request", saml.acs_url, saml.sp_entity_id)
+    assert_refused_cleanly(
+        saml.world, saml.post(browser, xml, relay), 401, reason="saml_response_invalid"
+    )
+
+
+def test_unsolicited_response_is_refused_unless_idp_initiated_login_is_on(
+    saml: SamlWorld, browser
+) -> None:  # type: ignore[no-untyped-def]
+    xml = saml.idp.respond(None, saml.acs_url, saml.sp_entity_id)
+    assert_refused_cleanly(
+        saml.world, saml.post(browser, xml, ""), 400, reason="login_state_invalid"
+    )
+
+
+def test_idp_initiated_login_lands_when_allowed(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    saml.configure(allow_idp_initiated=True)
+    xml = saml.idp.respond(None, saml.acs_url, saml.sp_entity_id)
+    outcome = saml.post(browser, xml, "")
+    assert outcome.landed, outcome.final.text
+    assert saml.world.shop.acceptances[-1].redirect_to == "/account.php"
+
+
+def test_idp_initiated_response_claiming_a_request_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    saml.configure(allow_idp_initiated=True)
+    xml = saml.idp.respond("id-forged-request", saml.acs_url, saml.sp_entity_id)
+    assert_refused_cleanly(
+        saml.world, saml.post(browser, xml, ""), 401, reason="saml_response_invalid"
+    )
+
+
+def test_expired_assertion_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    def expire(xml: str) -> str:
+        xml = re.sub(r'NotOnOrAfter="[^"]+"', 'NotOnOrAfter="2020-01-01T00:00:00Z"', xml)
+        return saml.idp.resign(xml)
+
+    outcome = answer(saml, browser, edit=expire, sign_response=True, sign_assertion=False)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+def test_assertion_not_yet_valid_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    def future(xml: str) -> str:
+        xml = re.sub(r'NotBefore="[^"]+"', 'NotBefore="2099-01-01T00:00:00Z"', xml)
+        return saml.idp.resign(xml)
+
+    outcome = answer(saml, browser, edit=future, sign_response=True, sign_assertion=False)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+def test_failed_status_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    def fail(xml: str) -> str:
+        xml = xml.replace(
+            "urn:oasis:names:tc:SAML:2.0:status:Success",
+            "urn:oasis:names:tc:SAML:2.0:status:Responder",
+        )
+        return saml.idp.resign(xml)
+
+    outcome = answer(saml, browser, edit=fail, sign_response=True, sign_assertion=False)
+    assert outcome.refusal.status_code == 401
+    assert saml.world.customers == {} and saml.world.links() == []
+
+
+def test_replayed_assertion_is_refused(saml: SamlWorld) -> None:
+    first, second = saml.world.browser(), saml.world.browser()
+    request_id, relay = saml.start(first)
+    xml = saml.idp.respond(request_id, saml.acs_url, saml.sp_entity_id)
+    assert saml.post(first, xml, relay).landed
+    _, relay_again = saml.start(second)
+    replay = saml.post(second, xml, relay_again)
+    assert replay.refusal.status_code == 401
+    assert len(saml.world.links()) == 1
+    assert (
+        saml.world.events(kind="login", outcome="failure")[-1]["reason"] == "saml_response_invalid"
+    )
+
+
+def test_replay_of_an_idp_initiated_assertion_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    saml.configure(allow_idp_initiated=True)
+    xml = saml.idp.respond(None, saml.acs_url, saml.sp_entity_id)
+    assert saml.post(browser, xml, "").landed
+    again = saml.post(saml.world.browser(), xml, "")
+    assert again.refusal.status_code == 401
+    assert saml.world.events(kind="login", outcome="failure")[-1]["reason"] == "saml_replay"
+
+
+def test_document_type_declaration_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    def doctype(xml: str) -> str:
+        body = xml.split("?>", 1)[1] if xml.startswith("<?xml") else xml
+        return '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x "ada">]>' + body
+
+    assert_refused_cleanly(
+        saml.world, answer(saml, browser, edit=doctype), 400, reason="saml_malformed"
+    )
+
+
+def test_sha1_signature_is_refused_unless_the_connection_allows_it(
+    saml: SamlWorld, browser
+) -> None:  # type: ignore[no-untyped-def]
+    outcome = answer(saml, browser, sign_alg=SIG_RSA_SHA1, digest_alg=DIGEST_SHA1)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+    saml.configure(allow_sha1=True)
+    assert answer(saml, saml.world.browser(), sign_alg=SIG_RSA_SHA1, digest_alg=DIGEST_SHA1).landed
+
+
+def test_comment_inside_the_nameid_cannot_shorten_what_we_read(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # The classic truncation trick: "admin<!---->.evil" must not read as "admin".
+    saml.idp.name_id = "admin.evil"
+
+    def comment(xml: str) -> str:
+        return saml.idp.resign(xml.replace(">admin.evil<", ">admin<!---->.evil<"))
+
+    outcome = answer(saml, browser, edit=comment, sign_response=True, sign_assertion=False)
+    assert outcome.landed
+    assert saml.world.links()[0]["subject"].endswith("!admin.evil")
+
+
+def test_transient_nameid_is_never_a_subject(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    saml.idp.name_id_format = NAMEID_FORMAT_TRANSIENT
+    assert_refused_cleanly(saml.world, answer(saml, browser), 401, reason="subject_missing")
+
+
+def test_subject_attribute_replaces_the_nameid(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    oid = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+    saml.idp.attributes[oid] = ["0000-aaaa-object-id"]
+    saml.idp.name_id_format = NAMEID_FORMAT_TRANSIENT
+    saml.configure(subject_attribute=oid)
+    assert answer(saml, browser).landed
+    assert saml.world.links()[0]["subject"] == "0000-aaaa-object-id"
+
+
+def test_finish_in_another_browser_is_refused(saml: SamlWorld) -> None:
+    started, other = saml.world.browser(), saml.world.browser()
+    request_id, relay = saml.start(started)
+    xml = saml.idp.respond(request_id, saml.acs_url, saml.sp_entity_id)
+    outcome = saml.post(other, xml, relay)
+    assert_refused_cleanly(saml.world, outcome, 400, reason="login_state_invalid")
+
+
+def test_malformed_posts_are_refused_with_400(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    for data in ({}, {"SAMLResponse": "%%%not base64"}, {"SAMLResponse": "bm90IHhtbA=="}):
+        assert browser.post(saml.acs_url, data={**data, "RelayState": ""}).status_code == 400
+    assert saml.world.customers == {} and saml.world.links() == []
