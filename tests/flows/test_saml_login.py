@@ -97,3 +97,55 @@ def test_sp_metadata_describes_acs_and_formats(saml: SamlWorld) -> None:
     assert f'entityID="{saml.sp_entity_id}"' in answer.text
     assert saml.acs_url in answer.text and "HTTP-POST" in answer.text
     assert "nameid-format:persistent" in answer.text
+
+
+def test_metadata_from_a_url_is_used_and_refetched_when_the_idp_rolls_its_key(
+    saml: SamlWorld, idp_server: tuple[ServerThread, Dispatcher]
+) -> None:
+    saml.world.put_saml_connection(
+        CONNECTION, "", idp_metadata_xml=None, idp_metadata_url=saml.idp.entity_id
+    )
+    assert saml.login().landed
+    # The IdP moves to a new key and publishes it; the adapter has the old metadata cached.
+    rolled = SandboxSamlIdp(idp_server[0].url, key_name="rolled-over")
+    rolled.trust_sp(httpx.get(saml.sp_entity_id).text)
+    idp_server[1].target = rolled.app()
+    saml.idp = rolled
+    outcome = saml.login()
+    assert outcome.landed, outcome.final.text
+    assert len(saml.world.customers) == 1
+
+
+def test_two_signing_certificates_in_the_metadata_are_both_trusted(
+    saml: SamlWorld, idp_server: tuple[ServerThread, Dispatcher]
+) -> None:
+    from tests.support.certificates import idp_metadata
+
+    next_key = SandboxSamlIdp(idp_server[0].url, key_name="next-key")
+    both = idp_metadata(
+        entity_id=saml.idp.entity_id,
+        sso_url=f"{idp_server[0].url}/sso",
+        certificates=(saml.idp.certificate_pem, next_key.certificate_pem),
+    )
+    saml.world.put_saml_connection(CONNECTION, both)
+    assert saml.login().landed
+    next_key.trust_sp(httpx.get(saml.sp_entity_id).text)
+    idp_server[1].target = next_key.app()
+    saml.idp = next_key
+    assert saml.login().landed
+
+
+def test_encrypted_assertion_is_decrypted_with_the_sp_key(saml: SamlWorld) -> None:
+    browser = saml.world.browser()
+    request_id, relay = saml.start(browser)
+    xml = saml.idp.respond(
+        request_id,
+        saml.acs_url,
+        saml.sp_entity_id,
+        sign_response=True,
+        sign_assertion=True,
+        encrypt_assertion=True,
+    )
+    assert "EncryptedAssertion" in xml and "ada-persistent-0001" not in xml
+    outcome = saml.post(browser, xml, relay)
+    assert outcome.landed, outcome.final.text

@@ -158,8 +158,13 @@ class SandboxSamlIdp:
 <input type="hidden" name="RelayState" value="{escape(relay_state)}">
 <noscript><button type="submit">Continue</button></noscript></form></body></html>"""
 
+    async def metadata_endpoint(self, request: Request) -> Response:
+        return Response(self.metadata(), media_type="application/samlmetadata+xml")
+
     def app(self) -> Starlette:
-        return Starlette(routes=[Route("/sso", self.sso)])
+        return Starlette(
+            routes=[Route("/sso", self.sso), Route("/metadata", self.metadata_endpoint)]
+        )
 
 
 def form_fields(html: str) -> dict[str, str]:
