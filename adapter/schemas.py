@@ -249,7 +249,12 @@ class CredentialCheck(BaseModel):
 class TestLoginRequest(_Body):
     """A dry run: what would the adapter do for this identity? Nothing is written."""
 
-    claims: dict[str, Any] = Field(description="ID token / userinfo claims as the IdP would send")
+    claims: dict[str, Any] = Field(
+        description=(
+            "OIDC: ID token / userinfo claims as the IdP would send them. SAML: "
+            '{"name_id": …, "name_id_format": …, "attributes": {name: [values]}}'
+        )
+    )
     channel_id: ChannelId | None = None
     redirect_to: str | None = None
 

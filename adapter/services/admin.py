@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.bigcommerce.customers import CustomersApi
 from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
+from adapter.core.identity import Identity
 from adapter.core.records import StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.core.urls import check_outbound_url
@@ -28,7 +29,9 @@ from adapter.db.models import AuditEvent, Connection, Link, Store
 from adapter.errors import AdapterError, BadRequest, ConfigurationError, Conflict, NotFound
 from adapter.oidc.discovery import InvalidProviderMetadata, fetch_json, parse_provider_metadata
 from adapter.oidc.relying_party import identity_from_claims
+from adapter.saml.identity import identity_from_assertion
 from adapter.saml.metadata import InvalidMetadata, parse_idp_metadata
+from adapter.saml.service_provider import NAMEID_FORMAT_PERSISTENT, VerifiedAssertion
 from adapter.schemas import (
     ChannelView,
     ConnectionView,
@@ -551,18 +554,46 @@ class AdminService:
         if found is None:
             raise NotFound(f"connection {store}/{slug} does not exist", code="connection_not_found")
         store_record, connection = found
-        if connection.protocol != "oidc":
-            raise ConfigurationError("test logins take OIDC claims", code="protocol_unavailable")
-        return await DryRun(self._rt, store_record, connection).run(request)
+        idp_entity_id = None
+        if connection.protocol == "saml":
+            provider = await self._rt.saml.get(
+                connection, public_url=self._rt.settings.public_url, store_slug=store
+            )
+            idp_entity_id = provider.settings.idp_entity_id
+        return await DryRun(self._rt, store_record, connection, idp_entity_id).run(request)
 
 
 class DryRun:
     """Walks the login's decisions for given claims, reading but never writing."""
 
-    def __init__(self, runtime: Runtime, store: StoreRecord, connection: Any):
+    def __init__(
+        self, runtime: Runtime, store: StoreRecord, connection: Any, idp_entity_id: str | None
+    ):
         self._rt = runtime
         self._store = store
         self._connection = connection
+        self._idp_entity_id = idp_entity_id
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
+        if self._connection.protocol == "oidc":
+            return identity_from_claims(claims, oidc_client_settings(self._connection))
+        # SAML: the claims stand for an assertion's NameID and attributes.
+        attributes = claims.get("attributes") or {}
+        if not isinstance(attributes, dict):
+            raise BadRequest("attributes must map names to lists of values", code="invalid_claims")
+        assertion = VerifiedAssertion(
+            assertion_id="dry-run",
+            issuer=self._idp_entity_id or "",
+            name_id=claims.get("name_id"),
+            name_id_format=claims.get("name_id_format", NAMEID_FORMAT_PERSISTENT),
+            attributes={
+                str(k): [str(x) for x in (v if isinstance(v, list) else [v])]
+                for k, v in attributes.items()
+            },
+            in_response_to=None,
+            not_on_or_after=None,
+        )
+        return identity_from_assertion(assertion, self._connection.settings)
 
     def _refused(self, reason: str, **known: Any) -> TestLoginAnswer:
         return TestLoginAnswer(
@@ -580,7 +611,7 @@ class DryRun:
     async def run(self, request: TestLoginRequest) -> TestLoginAnswer:
         store, connection, settings = self._store, self._connection, self._connection.settings
         try:
-            identity = identity_from_claims(request.claims, oidc_client_settings(connection))
+            identity = self._identity(request.claims)
             channel_id = parse_channel_id(
                 None if request.channel_id is None else str(request.channel_id), store
             )

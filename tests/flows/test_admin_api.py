@@ -585,9 +585,18 @@ def test_saml_connection_with_unparseable_metadata_is_refused_with_the_reason(wo
     assert "does not parse" in answer.json()["message"]
 
 
-def test_saml_connection_with_valid_metadata_is_refused_as_not_yet_available(world: World) -> None:
+def test_saml_connection_with_valid_metadata_is_saved_with_its_sp_keys(world: World) -> None:
     from tests.support.certificates import idp_metadata
 
     body = {"protocol": "saml", "idp_metadata_xml": idp_metadata(), "channel_ids": [1]}
     answer = world.admin().put("/stores/acme/connections/entra", json=body)
-    assert answer.status_code == 422 and answer.json()["error"] == "protocol_unavailable"
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["settings"]["allow_idp_initiated"] is False
+    with world.engine.connect() as conn:
+        row = conn.execute(
+            sa.text(
+                "SELECT sp_private_key_sealed, sp_certificate FROM connections WHERE slug='entra'"
+            )
+        ).one()
+    assert row[0].startswith("v1.") and "PRIVATE KEY" not in row[0]
+    assert "BEGIN CERTIFICATE" in row[1]

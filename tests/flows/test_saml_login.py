@@ -149,3 +149,27 @@ def test_encrypted_assertion_is_decrypted_with_the_sp_key(saml: SamlWorld) -> No
     assert "EncryptedAssertion" in xml and "ada-persistent-0001" not in xml
     outcome = saml.post(browser, xml, relay)
     assert outcome.landed, outcome.final.text
+
+
+def test_dry_run_test_login_reads_a_saml_subject_and_attributes(saml: SamlWorld) -> None:
+    from tests.support.saml_idp import ENTRA_EMAIL
+
+    answer = saml.world.admin().post(
+        f"/stores/acme/connections/{CONNECTION}/test-login",
+        json={"claims": {"name_id": "n-1", "attributes": {ENTRA_EMAIL: ["new@example.com"]}}},
+    )
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["subject"] == f"{saml.idp.entity_id}!n-1"
+    assert result["action"] == "create_customer" and result["email"] == "new@example.com"
+    transient = saml.world.admin().post(
+        f"/stores/acme/connections/{CONNECTION}/test-login",
+        json={
+            "claims": {
+                "name_id": "t",
+                "name_id_format": "urn:oasis:names:tc:SAML:2.0:nameid-format:transient",
+            }
+        },
+    )
+    assert transient.json()["reason"] == "subject_missing"
+    assert saml.world.customers == {} and saml.world.links() == []
