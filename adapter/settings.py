@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -29,6 +30,9 @@ class Settings(BaseSettings):
     # Longest wait for a BigCommerce 429 to reset before the login fails with 502.
     rate_limit_max_wait_seconds: float = Field(default=15.0, ge=0, le=120)
     login_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # How SAML signatures are checked: in-process (python-xmlsec) or by pysaml2's default of
+    # running the xmlsec1 program for each check. Both apply the same rules.
+    saml_crypto_backend: Literal["inprocess", "xmlsec1"] = "inprocess"
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -29,10 +29,18 @@ class _Entry:
 
 
 class ServiceProviderRegistry:
-    def __init__(self, http: httpx.AsyncClient, clock: Clock, *, clock_skew_seconds: int):
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        *,
+        clock_skew_seconds: int,
+        crypto_backend: str = "inprocess",
+    ):
         self._http = http
         self._clock = clock
         self._skew = clock_skew_seconds
+        self._crypto_backend = crypto_backend
         self._workdir = tempfile.mkdtemp(prefix="sso-adapter-saml-")
         self._providers: dict[int, _Entry] = {}
         self._fetched: dict[str, tuple[float, str]] = {}
@@ -104,6 +112,7 @@ class ServiceProviderRegistry:
                 allow_idp_initiated=body.allow_idp_initiated,
                 allow_sha1=body.allow_sha1,
                 clock_skew_seconds=self._skew,
+                crypto_backend=self._crypto_backend,
             ),
             self._workdir,
         )

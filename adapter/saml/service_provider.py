@@ -32,6 +32,7 @@ from saml2.sigver import SignatureError
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from adapter.errors import BadRequest, NotVerified
+from adapter.saml.crypto import InProcessXmlSecBackend
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
@@ -57,6 +58,8 @@ class ServiceProviderSettings:
     allow_idp_initiated: bool
     allow_sha1: bool
     clock_skew_seconds: int
+    # "inprocess" (python-xmlsec) or "xmlsec1" (pysaml2's default: one subprocess per check)
+    crypto_backend: str = "inprocess"
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,8 @@ class ServiceProvider:
         )
         self._config = config
         self._client = Saml2Client(config)
+        if settings.crypto_backend == "inprocess":
+            self._client.sec.crypto = InProcessXmlSecBackend(self._client.sec.crypto.xmlsec)
 
     def metadata(self) -> str:
         return str(entity_descriptor(self._config))

@@ -72,7 +72,10 @@ class Runtime:
                 idp_http, providers, clock, leeway_seconds=settings.clock_skew_seconds
             ),
             saml=ServiceProviderRegistry(
-                idp_http, clock, clock_skew_seconds=settings.clock_skew_seconds
+                idp_http,
+                clock,
+                clock_skew_seconds=settings.clock_skew_seconds,
+                crypto_backend=settings.saml_crypto_backend,
             ),
         )
 

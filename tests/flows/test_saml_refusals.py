@@ -18,8 +18,14 @@ from tests.support.servers import ServerThread
 from tests.support.world import Dispatcher, World
 
 
-@pytest.fixture
-def saml(world: World, idp_server: tuple[ServerThread, Dispatcher]) -> Iterator[SamlWorld]:
+@pytest.fixture(params=["inprocess", pytest.param("xmlsec1", marks=pytest.mark.xmlsec1)])
+def saml(
+    request: pytest.FixtureRequest, world: World, idp_server: tuple[ServerThread, Dispatcher]
+) -> Iterator[SamlWorld]:
+    # Every check must hold with either crypto backend.
+    if request.param != "inprocess":
+        world.start_adapter(saml_crypto_backend=request.param)
+        world.put_connection()
     idp = SandboxSamlIdp(idp_server[0].url)
     idp_server[1].target = idp.app()
     setup = SamlWorld(world, idp)
