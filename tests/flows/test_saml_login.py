@@ -179,3 +179,15 @@ def test_dry_run_test_login_reads_a_saml_subject_and_attributes(saml: SamlWorld)
     )
     assert transient.json()["reason"] == "subject_missing"
     assert saml.world.customers == {} and saml.world.links() == []
+
+
+def test_authn_request_is_signed_when_the_connection_asks(saml: SamlWorld) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    saml.configure(sign_requests=True)
+    start = saml.world.browser().get(f"{saml.world.url}/sso/acme/{CONNECTION}/login")
+    query = parse_qs(urlsplit(start.headers["location"]).query)
+    assert query["SigAlg"] == ["http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"]
+    assert query["Signature"][0] and query["RelayState"][0]
+    # pysaml2's IdP checks the signature against our SP metadata, then answers as usual.
+    assert saml.login().landed
