@@ -30,6 +30,9 @@ class ChannelBody(_Body):
     storefront_token: SecretStr | None = None
     return_url: str | None = Field(default=None, max_length=2048)
     exchange_secret: SecretStr | None = None
+    # Where /sso/{store}/logout sends the shopper, relative to storefront_url. Default:
+    # /login.php?action=logout (hosted), /logout (headless).
+    logout_path: str | None = Field(default=None, max_length=255, pattern=r"^/[^/\\]")
 
     @model_validator(mode="after")
     def _headless_fields(self) -> ChannelBody:
@@ -91,6 +94,9 @@ class _ConnectionCommon(_Body):
     customer_group_id: GroupId | None = None
     group_mappings: list[GroupMapping] = Field(default_factory=list)
     profile_sync: Literal["on_create", "every_login"] = "on_create"
+    # An existing customer who may not use the requested channel: add the channel to the
+    # customer (true) or refuse with 403 (false).
+    add_channel_to_customer: bool = False
     # The operator's statement that this IdP only ever asserts e-mail addresses it verified.
     # Without it (or, for OIDC, an `email_verified: true` claim) an e-mail is never used to
     # link, create or update a customer: that would let an IdP user pre-claim someone's account.
@@ -164,6 +170,11 @@ class ChannelView(BaseModel):
     login_token_path: str | None = None
     graphql_url: str | None = None
     return_url: str | None = None
+    logout_path: str | None = None
+
+
+class TokenExchange(BaseModel):
+    code: str = Field(min_length=1, max_length=256)
 
 
 class StoreView(BaseModel):

@@ -173,6 +173,19 @@ class CustomersApi:
             raise self._fail("credentials check", response)
         self._data(response, "credentials check")
 
+    async def channel_allows_global_logins(self, channel_id: int) -> bool:
+        """BigCommerce's per-channel customer setting: may customers of every channel (those
+        without channel_ids) sign in to this one?"""
+        base = self._base.removesuffix("/customers")
+        response = await self._call("GET", f"{base}/customers/settings/channels/{channel_id}")
+        if response.status_code != 200:
+            raise self._fail("channel settings", response)
+        try:
+            data = response.json().get("data") or {}
+        except (ValueError, AttributeError):
+            data = {}
+        return data.get("allow_global_logins") is not False
+
     async def find_by_email(self, email: str) -> list[Customer]:
         """Customers whose e-mail equals `email`, compared case-insensitively."""
         wanted = {email, email.lower()}

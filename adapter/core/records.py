@@ -18,6 +18,12 @@ class ChannelRecord:
     storefront_token: str | None = None
     return_url: str | None = None
     exchange_secret: str | None = None
+    logout_path: str | None = None
+
+    @property
+    def logout_url(self) -> str:
+        default = "/logout" if self.kind == "headless" else "/login.php?action=logout"
+        return f"{self.storefront_url}{self.logout_path or default}"
 
 
 @dataclass(frozen=True)

@@ -163,6 +163,7 @@ class ConfigRepository:
             storefront_token_sealed=storefront_token,
             return_url=body.return_url,
             exchange_secret_sealed=exchange_secret,
+            logout_path=body.logout_path,
         )
 
     def _store_record(self, row: Store) -> StoreRecord:
@@ -182,6 +183,7 @@ class ConfigRepository:
                 exchange_secret=self._open(
                     c.exchange_secret_sealed, f"{ctx}:channel:{c.channel_id}:exchange_secret"
                 ),
+                logout_path=c.logout_path,
             )
             for c in row.channels
         )

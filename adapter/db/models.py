@@ -91,6 +91,7 @@ class Channel(Base):
     storefront_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     return_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     exchange_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    logout_path: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
     store: Mapped[Store] = relationship(back_populates="channels")
 
@@ -196,3 +197,22 @@ class AdminToken(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ExchangeCode(Base):
+    """A one-time code for a headless storefront's backend to fetch a customer access token.
+
+    Found by the code's SHA-256 (the code itself is never stored), bound to one channel of one
+    store, valid for 60 seconds, deleted when redeemed.
+    """
+
+    __tablename__ = "exchange_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    access_token_sealed: Mapped[str] = mapped_column(Text)
+    access_token_expires_at: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

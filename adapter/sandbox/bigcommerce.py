@@ -57,6 +57,13 @@ class EmulatedStore:
     channels: dict[int, str] = field(default_factory=dict)  # channel id -> name
     customers: dict[int, dict[str, Any]] = field(default_factory=dict)
     used_jti: set[str] = field(default_factory=set)
+    # Headless: each channel's storefront token, which channels are live, which tokens lack
+    # the Customer scope, and the per-channel allow_global_logins setting.
+    storefront_tokens: dict[int, str] = field(default_factory=dict)
+    not_live: set[int] = field(default_factory=set)
+    tokens_without_customer_scope: set[str] = field(default_factory=set)
+    global_logins: dict[int, bool] = field(default_factory=dict)
+    access_tokens: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -101,6 +108,7 @@ class BigCommerceEmulator:
             api_token=secrets.token_urlsafe(24),
             channels=channels or {1: "Storefront"},
         )
+        store.storefront_tokens = {c: secrets.token_urlsafe(16) for c in store.channels}
         self.stores[store_hash] = store
         return store
 
@@ -229,6 +237,57 @@ class BigCommerceEmulator:
                     customer[key] = item[key]
             updated.append(customer)
         return JSONResponse({"data": updated, "meta": {}})
+
+    async def channel_settings(self, request: Request) -> Response:
+        store = self.stores.get(request.path_params["store_hash"])
+        if store is None or not secrets.compare_digest(
+            request.headers.get("x-auth-token", ""), store.api_token
+        ):
+            return JSONResponse({"status": 401, "title": "Unauthorized"}, status_code=401)
+        channel_id = int(request.path_params["channel_id"])
+        self.api_calls.append(("GET", request.url.path, 200))
+        return JSONResponse(
+            {"data": {"allow_global_logins": store.global_logins.get(channel_id, True)}}
+        )
+
+    async def graphql(self, request: Request) -> Response:
+        """The GraphQL Storefront API's loginWithCustomerLoginJwt, as BigCommerce answers it."""
+        store = self.stores.get(request.path_params["store_hash"])
+        channel_id = int(request.path_params["channel_id"])
+        if store is None or channel_id not in store.channels:
+            return JSONResponse({"errors": [{"message": "Not found"}]}, status_code=404)
+        token = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        if not secrets.compare_digest(token, store.storefront_tokens.get(channel_id, "")):
+            return JSONResponse({"errors": [{"message": "Invalid token"}]}, status_code=401)
+
+        def error(message: str) -> Response:
+            return JSONResponse({"data": None, "errors": [{"message": message}]})
+
+        if channel_id in store.not_live:
+            return error("Channel is not active")
+        if token in store.tokens_without_customer_scope:
+            return error("Token does not have the required scope: customer")
+        body = await request.json()
+        if "loginWithCustomerLoginJwt" not in str(body.get("query", "")):
+            return error("Unsupported operation")
+        jwt_value = (body.get("variables") or {}).get("jwt", "")
+        try:
+            accepted = self.verify_login_token(store, channel_id, jwt_value, None)
+        except ValueError as exc:
+            self.rejections.append(Rejection(store.store_hash, str(exc)))
+            return error("Invalid JWT")
+        self.acceptances.append(accepted)
+        customer = store.customers[accepted.customer_id]
+        access_token = secrets.token_urlsafe(24)
+        store.access_tokens[access_token] = customer["id"]
+        login = {
+            "customer": {"entityId": customer["id"], "email": customer["email"]},
+            "customerAccessToken": {"value": access_token, "expiresAt": "2099-01-01T00:00:00Z"},
+        }
+        return JSONResponse({"data": {"loginWithCustomerLoginJwt": login}})
+
+    def graphql_url(self, store_hash: str, channel_id: int) -> str:
+        return f"{self.base_url}/s/{store_hash}/{channel_id}/graphql"
 
     # -- storefront --------------------------------------------------------------------------
 
@@ -363,6 +422,11 @@ class BigCommerceEmulator:
                     self.customers,
                     methods=["GET", "POST", "PUT"],
                 ),
+                Route(
+                    "/stores/{store_hash}/v3/customers/settings/channels/{channel_id:int}",
+                    self.channel_settings,
+                ),
+                Route("/s/{store_hash}/{channel_id:int}/graphql", self.graphql, methods=["POST"]),
                 Route("/s/{store_hash}/{channel_id:int}/login/token/{token}", self.login_token),
                 Route("/s/{store_hash}/{channel_id:int}/{path:path}", self.storefront_page),
                 Route("/s/{store_hash}/{channel_id:int}", self.storefront_page),

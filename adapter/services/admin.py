@@ -90,6 +90,7 @@ def store_view(row: Store) -> StoreView:
                 login_token_path=c.login_token_path,
                 graphql_url=c.graphql_url,
                 return_url=c.return_url,
+                logout_path=c.logout_path,
             )
             for c in row.channels
         ],

@@ -181,6 +181,7 @@ def _record_state(record: StoreRecord) -> dict[str, Any]:
             "storefront_token": c.storefront_token,
             "return_url": c.return_url,
             "exchange_secret": c.exchange_secret,
+            "logout_path": c.logout_path,
         }
     return state
 

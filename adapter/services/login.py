@@ -7,7 +7,9 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
+from adapter.bigcommerce.storefront import default_graphql_url, login_with_customer_login_jwt
 from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
 from adapter.core.identity import Identity
 from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt
@@ -15,12 +17,14 @@ from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.config import ConfigRepository
+from adapter.db.exchange_codes import ExchangeCodes
 from adapter.db.ledger import Ledger
 from adapter.db.links import LinkRepository
 from adapter.db.login_states import LoginStateRepository, PendingLogin
 from adapter.errors import BadRequest, NotAdmitted, NotFound
 from adapter.oidc.relying_party import OidcClientSettings
 from adapter.schemas import OidcConnectionBody
+from adapter.services.channel_access import ChannelAccess
 from adapter.services.resolution import IdentityResolver, Resolution
 from adapter.services.runtime import Runtime
 
@@ -62,14 +66,6 @@ def admitted_channel(
             code="channel_not_allowed",
             public_message="This sign-in is not available for this storefront.",
         )
-    if channel.delivery == "access_token":
-        # Never fall back to putting the JWT in a browser URL on a channel configured for
-        # server-side delivery.
-        raise NotAdmitted(
-            "delivery access_token is not available in this version",
-            code="delivery_unavailable",
-            public_message="This sign-in is not available for this storefront.",
-        )
     return channel
 
 
@@ -101,6 +97,7 @@ class LoginService:
     def __init__(self, runtime: Runtime):
         self._rt = runtime
         self._resolver = IdentityResolver(runtime)
+        self._access = ChannelAccess(runtime)
         self._last_purge = 0.0
 
     def callback_url(self, store_slug: str, connection_slug: str) -> str:
@@ -118,7 +115,7 @@ class LoginService:
             raise NotAdmitted(
                 f"channel {chosen} is not a channel of this store", code="channel_not_allowed"
             )
-        return f"{channel.storefront_url}/login.php?action=logout"
+        return channel.logout_url
 
     def _config(self, session: Any) -> ConfigRepository:
         return ConfigRepository(
@@ -275,20 +272,42 @@ class LoginService:
         trace.customer_id = resolution.customer_id
         if resolution.how == "link" and connection.settings.profile_sync == "every_login":
             await self._sync_profile(store, connection, identity, resolution)
+        await self._access.ensure(store, connection, channel, resolution)
 
+        server_side = channel.delivery == "access_token"
         token = mint_customer_login_jwt(
             CustomerLogin(
                 store_hash=store.store_hash,
                 customer_id=resolution.customer_id,
                 channel_id=channel.channel_id,
                 redirect_to=pending.redirect_to,
-                request_ip=request_ip if store.bind_request_ip else None,
+                # The adapter itself presents a server-side JWT: no browser address to bind.
+                request_ip=request_ip if store.bind_request_ip and not server_side else None,
             ),
             client_id=store.client_id,
             client_secret=store.client_secret,
             clock=self._rt.clock,
         )
+        access = None
+        if server_side:
+            access = await login_with_customer_login_jwt(
+                self._rt.bigcommerce_http,
+                graphql_url=channel.graphql_url
+                or default_graphql_url(store.store_hash, channel.channel_id),
+                storefront_token=channel.storefront_token or "",
+                jwt=token,
+            )
         async with self._rt.sessions.begin() as session:
+            code = None
+            if access is not None:
+                code = await ExchangeCodes(session, self._rt.box, self._rt.clock).issue(
+                    store_id=store.id,
+                    channel_id=channel.channel_id,
+                    customer_id=resolution.customer_id,
+                    email=identity.email,
+                    access_token=access.value,
+                    access_token_expires_at=access.expires_at,
+                )
             await LinkRepository(session, self._rt.clock).record_login(
                 resolution.link_id, identity.email
             )
@@ -305,6 +324,10 @@ class LoginService:
                     details={"protocol": connection.protocol, "channel_id": channel.channel_id},
                 )
             )
+        if code is not None:
+            assert channel.return_url is not None
+            separator = "&" if "?" in channel.return_url else "?"
+            return f"{channel.return_url}{separator}{urlencode({'code': code})}"
         return self._storefront_login_url(channel, token)
 
     @staticmethod

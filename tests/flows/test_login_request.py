@@ -118,30 +118,3 @@ def test_failure_page_is_plain_html_without_internals(world: World) -> None:
     assert page.headers["content-type"].startswith("text/html")
     assert "Traceback" not in page.text and "redirect_to" not in page.text
     assert page.headers["cache-control"] == "no-store"
-
-
-def test_access_token_delivery_channel_is_refused_rather_than_given_a_browser_jwt(
-    world: World,
-) -> None:
-    world.put_store(
-        channels=[
-            {
-                "channel_id": 1,
-                "kind": "hosted",
-                "storefront_url": world.shop.storefront_url("acme1", 1),
-            },
-            {
-                "channel_id": 2,
-                "kind": "headless",
-                "storefront_url": world.shop.storefront_url("acme1", 2),
-                "delivery": "access_token",
-                "storefront_token": "sf-token",
-                "return_url": "http://127.0.0.1:1/auth/sso",
-                "exchange_secret": "exchange-secret",
-            },
-        ]
-    )
-    world.put_connection(channel_ids=[1, 2])
-    outcome = world.login(channel_id=2)
-    assert outcome.start.status_code == 403
-    assert world.login_states() == 0

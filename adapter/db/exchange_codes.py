@@ -1,0 +1,96 @@
+"""One-time codes that hand a customer access token to a headless storefront's backend."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapter.clock import Clock
+from adapter.core.secretbox import SecretBox
+from adapter.db.models import ExchangeCode
+
+CODE_TTL_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Redeemed:
+    store_id: int
+    channel_id: int
+    customer_id: int
+    email: str | None
+    access_token: str
+    expires_at: str | None
+
+
+class ExchangeCodes:
+    def __init__(self, session: AsyncSession, box: SecretBox, clock: Clock):
+        self._session = session
+        self._box = box
+        self._clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now(), UTC)
+
+    async def issue(
+        self,
+        *,
+        store_id: int,
+        channel_id: int,
+        customer_id: int,
+        email: str | None,
+        access_token: str,
+        access_token_expires_at: str | None,
+    ) -> str:
+        code = secrets.token_urlsafe(32)
+        code_hash = self._box.lookup_hash(f"exchange:{code}")
+        self._session.add(
+            ExchangeCode(
+                code_hash=code_hash,
+                store_id=store_id,
+                channel_id=channel_id,
+                customer_id=customer_id,
+                email=email,
+                access_token_sealed=self._box.seal(access_token, context=f"exchange:{code_hash}"),
+                access_token_expires_at=access_token_expires_at,
+                expires_at=self._now() + timedelta(seconds=CODE_TTL_SECONDS),
+            )
+        )
+        await self._session.flush()
+        return code
+
+    async def peek(self, code: str) -> ExchangeCode | None:
+        """The unexpired row of a code, without using it up (to check who may redeem it)."""
+        row = await self._session.scalar(
+            select(ExchangeCode).where(
+                ExchangeCode.code_hash == self._box.lookup_hash(f"exchange:{code}")
+            )
+        )
+        if row is None or row.expires_at <= self._now():
+            return None
+        return row
+
+    async def redeem(self, code: str) -> Redeemed | None:
+        """Use the code up: exactly one of two racing redemptions gets the token."""
+        code_hash = self._box.lookup_hash(f"exchange:{code}")
+        row = await self._session.scalar(
+            delete(ExchangeCode).where(ExchangeCode.code_hash == code_hash).returning(ExchangeCode)
+        )
+        if row is None or row.expires_at <= self._now():
+            return None
+        return Redeemed(
+            store_id=row.store_id,
+            channel_id=row.channel_id,
+            customer_id=row.customer_id,
+            email=row.email,
+            access_token=self._box.open(row.access_token_sealed, context=f"exchange:{code_hash}"),
+            expires_at=row.access_token_expires_at,
+        )
+
+    async def purge_expired(self) -> None:
+        await self._session.execute(
+            delete(ExchangeCode).where(ExchangeCode.expires_at <= self._now())
+        )
