@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from adapter.bigcommerce.storefront import default_graphql_url, login_with_customer_login_jwt
+from adapter.core.current_customer import CurrentCustomer, verify_current_customer
 from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
 from adapter.core.identity import Identity
 from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt
@@ -105,7 +106,7 @@ class LoginService:
 
     async def logout_url(self, store_slug: str, channel_id: str | None, trace: LoginTrace) -> str:
         async with self._rt.sessions() as session:
-            store = await self._config(session).get_store(store_slug)
+            store = await self.config(session).get_store(store_slug)
         if store is None:
             raise NotFound(f"no store {store_slug}", code="unknown_store")
         trace.store_known = True
@@ -117,7 +118,7 @@ class LoginService:
             )
         return channel.logout_url
 
-    def _config(self, session: Any) -> ConfigRepository:
+    def config(self, session: Any) -> ConfigRepository:
         return ConfigRepository(
             session,
             self._rt.box,
@@ -129,7 +130,7 @@ class LoginService:
         self, store_slug: str, connection_slug: str, trace: LoginTrace
     ) -> tuple[StoreRecord, ConnectionRecord]:
         async with self._rt.sessions() as session:
-            found = await self._config(session).get_connection(store_slug, connection_slug)
+            found = await self.config(session).get_connection(store_slug, connection_slug)
         if found is None:
             raise NotFound(
                 f"no connection {store_slug}/{connection_slug}", code="unknown_connection"
@@ -149,8 +150,16 @@ class LoginService:
         login_hint: str | None,
         browser_id: str,
         trace: LoginTrace,
+        current_customer_jwt: str | None = None,
     ) -> str:
         store, connection = await self.load(store_slug, connection_slug, trace)
+        # Linking: the storefront's signed word on who is signed in, verified now and carried
+        # in this login's own server-side state, never taken from the callback.
+        linking = (
+            None
+            if current_customer_jwt is None
+            else self.verify_current_customer(store, current_customer_jwt, trace)
+        )
         chosen = parse_channel_id(channel_id, store)
         trace.channel_id = chosen
         admitted_channel(store, connection, chosen)
@@ -173,6 +182,9 @@ class LoginService:
             )
             state, url = request.state, request.url
             payload = {"nonce": request.nonce, "code_verifier": request.code_verifier}
+        if linking is not None:
+            payload["link_customer_id"] = linking.customer_id
+            payload["link_customer_email"] = linking.email
         await self.keep_in_flight(
             state,
             browser_id,
@@ -190,6 +202,21 @@ class LoginService:
         return await self._rt.saml.get(
             connection, public_url=self._rt.settings.public_url, store_slug=store.slug
         )
+
+    def verify_current_customer(
+        self, store: StoreRecord, token: str, trace: LoginTrace
+    ) -> CurrentCustomer:
+        customer = verify_current_customer(
+            token,
+            app_client_id=store.app_client_id or store.client_id,
+            app_client_secret=store.app_client_secret or store.client_secret,
+            store_hash=store.store_hash,
+            clock=self._rt.clock,
+            leeway_seconds=self._rt.settings.clock_skew_seconds,
+        )
+        trace.customer_id = customer.customer_id
+        trace.details["storefront_email"] = customer.email
+        return customer
 
     async def keep_in_flight(
         self, state: str, browser_id: str | None, login: PendingLogin, ttl: int | None = None
@@ -268,7 +295,18 @@ class LoginService:
         trace: LoginTrace,
     ) -> str:
         trace.subject, trace.email = identity.subject, identity.email
-        resolution = await self._resolver.resolve(store, connection, identity, channel.channel_id)
+        if "link_customer_id" in pending.payload:
+            resolution = await self._resolver.link_current_customer(
+                store,
+                connection,
+                identity,
+                int(pending.payload["link_customer_id"]),
+                pending.payload.get("link_customer_email"),
+            )
+        else:
+            resolution = await self._resolver.resolve(
+                store, connection, identity, channel.channel_id
+            )
         trace.customer_id = resolution.customer_id
         if resolution.how == "link" and connection.settings.profile_sync == "every_login":
             await self._sync_profile(store, connection, identity, resolution)

@@ -72,6 +72,63 @@ class IdentityResolver:
             if self._rt.clock.now() > deadline:
                 raise UpstreamFailed("first login of this subject is busy", code="login_busy")
 
+    async def link_current_customer(
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        identity: Identity,
+        customer_id: int,
+        storefront_email: str | None,
+    ) -> Resolution:
+        """Link the subject to the customer the storefront vouched for, or refuse with
+        nothing written."""
+        async with self._rt.sessions.begin() as session:
+            links = LinkRepository(session, self._rt.clock)
+            existing = await links.find(connection.id, identity.subject)
+            if existing is not None:
+                if existing.customer_id == customer_id:
+                    return Resolution(customer_id, existing.id, "link")
+                raise NotAdmitted(
+                    f"subject is linked to customer {existing.customer_id} already",
+                    code="subject_linked_elsewhere",
+                    public_message=(
+                        "This company account is already linked to another store account."
+                    ),
+                )
+            other = await links.find_for_customer(connection.id, customer_id)
+            if other is not None:
+                raise NotAdmitted(
+                    "the customer is linked to another subject of this connection",
+                    code="customer_linked_elsewhere",
+                    public_message=(
+                        "Your store account is already linked to another company account."
+                    ),
+                )
+            try:
+                link = await links.create(
+                    store_id=store.id,
+                    connection_id=connection.id,
+                    subject=identity.subject,
+                    customer_id=customer_id,
+                    email=identity.email,
+                )
+            except LinkExists:
+                raise NotAdmitted("linked concurrently", code="customer_linked_elsewhere") from None
+            AuditLog(session, self._rt.clock).record(
+                AuditRecord(
+                    kind="link.created",
+                    outcome="success",
+                    store_slug=store.slug,
+                    connection_slug=connection.slug,
+                    reason="by_current_customer",
+                    subject=identity.subject,
+                    customer_id=customer_id,
+                    email=identity.email,
+                    details={"storefront_email": storefront_email, "idp_email": identity.email},
+                )
+            )
+            return Resolution(customer_id, link.id, "current_customer")
+
     async def _first_login(
         self, store: StoreRecord, connection: ConnectionRecord, identity: Identity, channel_id: int
     ) -> Resolution:

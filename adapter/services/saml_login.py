@@ -147,7 +147,11 @@ class SamlLogin:
                 connection_id=connection.id,
                 channel_id=pending.channel_id,
                 redirect_to=pending.redirect_to,
-                payload={"identity": identity_to_payload(identity)},
+                payload={
+                    "identity": identity_to_payload(identity),
+                    # A link started with a Current Customer JWT carries on to the finish.
+                    **{k: v for k, v in pending.payload.items() if k.startswith("link_customer")},
+                },
                 browser_hash=pending.browser_hash,
             ),
             ttl=FINISH_TTL_SECONDS,

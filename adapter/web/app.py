@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter import __version__
 from adapter.db.migrate import head_revision
+from adapter.services.current_customers import CurrentCustomers
 from adapter.services.exchange import TokenExchange
 from adapter.services.login import LoginService
 from adapter.services.runtime import Runtime
@@ -70,6 +71,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.login_service = LoginService(runtime)
     app.state.saml_login = SamlLogin(runtime, app.state.login_service)
     app.state.token_exchange = TokenExchange(runtime)
+    app.state.current_customers = CurrentCustomers(runtime, app.state.login_service)
     app.state.schema_head = head_revision(runtime.settings.database_url)
     app.include_router(health.router)
     app.include_router(metrics_router)

@@ -37,10 +37,16 @@ def wants_json(request: Request) -> bool:
 
 
 def error_response(
-    request: Request, *, status: int, code: str, message: str, reference: str
+    request: Request,
+    *,
+    status: int,
+    code: str,
+    message: str,
+    reference: str,
+    json: bool = False,
 ) -> Response:
     headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
-    if wants_json(request):
+    if json or wants_json(request):
         return JSONResponse(
             {"error": code, "message": message, "reference": reference},
             status_code=status,

@@ -43,7 +43,14 @@ def _browser_id(request: Request) -> str | None:
     return value if value and _BROWSER_ID.match(value) else None
 
 
-async def login_failed(request: Request, exc: Exception, trace: LoginTrace) -> Response:
+async def login_failed(
+    request: Request,
+    exc: Exception,
+    trace: LoginTrace,
+    *,
+    kind: str = "login",
+    json: bool = False,
+) -> Response:
     """One place turns a failed login into a log line, an audit event and an answer."""
     reference = new_reference()
     if isinstance(exc, AdapterError):
@@ -71,7 +78,7 @@ async def login_failed(request: Request, exc: Exception, trace: LoginTrace) -> R
         async with runtime.sessions.begin() as session:
             AuditLog(session, runtime.clock).record(
                 AuditRecord(
-                    kind="login",
+                    kind=kind,
                     outcome="failure",
                     store_slug=trace.store_slug if trace.store_known else None,
                     connection_slug=trace.connection_slug,
@@ -92,7 +99,7 @@ async def login_failed(request: Request, exc: Exception, trace: LoginTrace) -> R
     except Exception:  # the answer must still reach the shopper; the failure is logged
         log.exception("audit_write_failed", reference=reference)
     return error_response(
-        request, status=status, code=public_code, message=message, reference=reference
+        request, status=status, code=public_code, message=message, reference=reference, json=json
     )
 
 
@@ -117,22 +124,29 @@ def _redirect(url: str) -> RedirectResponse:
 router = APIRouter(prefix="/sso", include_in_schema=False)
 
 
-@router.get("/{store}/{connection}/login")
-async def start_login(request: Request, store: str, connection: str) -> Response:
+async def _begin(
+    request: Request,
+    store: str,
+    connection: str,
+    params: dict[str, str | None],
+    current_customer_jwt: str | None = None,
+) -> Response:
+    """Start a login (or a link): remember it server-side, bind it to this browser, and send
+    the browser to the IdP."""
     trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63])
     runtime = _runtime(request)
     browser_id = _browser_id(request) or secrets.token_urlsafe(32)
-    query = request.query_params
     try:
         with request.app.state.metrics.step("login_start"):
             url = await _service(request).start(
                 store,
                 connection,
-                channel_id=query.get("channel_id"),
-                redirect_to=query.get("redirect_to"),
-                login_hint=query.get("login_hint"),
+                channel_id=params.get("channel_id"),
+                redirect_to=params.get("redirect_to"),
+                login_hint=params.get("login_hint"),
                 browser_id=browser_id,
                 trace=trace,
+                current_customer_jwt=current_customer_jwt,
             )
     except Exception as exc:
         return await login_failed(request, exc, trace)
@@ -147,6 +161,42 @@ async def start_login(request: Request, store: str, connection: str) -> Response
         samesite="lax",
     )
     return response
+
+
+@router.get("/{store}/{connection}/login")
+async def start_login(request: Request, store: str, connection: str) -> Response:
+    return await _begin(request, store, connection, dict(request.query_params))
+
+
+@router.post("/{store}/{connection}/link")
+async def start_link(request: Request, store: str, connection: str) -> Response:
+    """Link the enterprise identity to the shopper signed in on the storefront, whom the
+    Current Customer JWT names; then sign them in as usual."""
+    form = await request.form(max_files=0, max_fields=10, max_part_size=64 * 1024)
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    token = fields.get("current_customer_jwt") or ""
+    return await _begin(request, store, connection, dict(fields), current_customer_jwt=token)
+
+
+@router.post("/{store}/current-customer")
+async def current_customer(request: Request, store: str) -> Response:
+    """Who is signed in on the storefront, by BigCommerce's Current Customer JWT, and the
+    enterprise identities linked to them."""
+    trace = LoginTrace(store_slug=store[:63])
+    try:
+        try:
+            body = await request.json()
+            token = body["current_customer_jwt"]
+            if not isinstance(token, str):
+                raise TypeError(token)
+        except (ValueError, KeyError, TypeError):
+            raise BadRequest(
+                'body must be {"current_customer_jwt": …}', code="invalid_request"
+            ) from None
+        answer = await request.app.state.current_customers.describe(store, token, trace)
+    except Exception as exc:
+        return await login_failed(request, exc, trace, kind="current_customer", json=True)
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
 @router.get("/{store}/{connection}/oidc/callback")
