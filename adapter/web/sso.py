@@ -103,6 +103,20 @@ async def login_failed(
     )
 
 
+def login_succeeded(request: Request, trace: LoginTrace, url: str) -> Response:
+    """One place for a finished login: counted, logged (without the token), redirected."""
+    _count_login(request, trace, "success")
+    log.info(
+        "login_succeeded",
+        store=trace.store_slug,
+        connection=trace.connection_slug,
+        subject=trace.subject,
+        customer_id=trace.customer_id,
+        channel_id=trace.channel_id,
+    )
+    return _redirect(url)
+
+
 def _count_login(request: Request, trace: LoginTrace, outcome: str) -> None:
     # Only configured names become labels: an attacker must not mint time series from URLs.
     known = trace.protocol is not None
@@ -217,16 +231,7 @@ async def oidc_callback(request: Request, store: str, connection: str) -> Respon
             )
     except Exception as exc:
         return await login_failed(request, exc, trace)
-    _count_login(request, trace, "success")
-    log.info(
-        "login_succeeded",
-        store=store,
-        connection=connection,
-        subject=trace.subject,
-        customer_id=trace.customer_id,
-        channel_id=trace.channel_id,
-    )
-    return _redirect(url)
+    return login_succeeded(request, trace, url)
 
 
 @router.get("/{store}/{connection}/saml/metadata")
@@ -258,8 +263,7 @@ async def saml_acs(request: Request, store: str, connection: str) -> Response:
     if url.startswith(_runtime(request).settings.public_url):
         # On to our own finish step, as a GET that carries the browser's cookie.
         return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
-    _count_login(request, trace, "success")
-    return _redirect(url)
+    return login_succeeded(request, trace, url)
 
 
 @router.get("/{store}/{connection}/saml/finish")
@@ -276,16 +280,7 @@ async def saml_finish(request: Request, store: str, connection: str) -> Response
         )
     except Exception as exc:
         return await login_failed(request, exc, trace)
-    _count_login(request, trace, "success")
-    log.info(
-        "login_succeeded",
-        store=store,
-        connection=connection,
-        subject=trace.subject,
-        customer_id=trace.customer_id,
-        channel_id=trace.channel_id,
-    )
-    return _redirect(url)
+    return login_succeeded(request, trace, url)
 
 
 @router.post("/token")

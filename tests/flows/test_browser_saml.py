@@ -14,8 +14,7 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Request, sync_playwright
 
 from tests.flows.test_browser_login import CHROMIUM_ARGS, SIGNED_IN_ADA, _launch
-from tests.flows.test_saml_login import CONNECTION, SamlWorld
-from tests.support.saml_idp import SandboxSamlIdp
+from tests.support.saml_world import CONNECTION, SamlWorld, saml_world
 from tests.support.servers import ServerThread
 from tests.support.world import Dispatcher, World
 
@@ -25,11 +24,7 @@ assert CHROMIUM_ARGS  # the same launch flags as the OIDC browser tests
 
 @pytest.fixture
 def saml(world: World, idp_server: tuple[ServerThread, Dispatcher]) -> SamlWorld:
-    idp = SandboxSamlIdp(idp_server[0].url)
-    idp_server[1].target = idp.app()
-    setup = SamlWorld(world, idp)
-    setup.configure()
-    return setup
+    return saml_world(world, idp_server)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import httpx
 import jwt
 import pytest
 
-from tests.flows.test_saml_login import CONNECTION as SAML_CONNECTION
-from tests.flows.test_saml_login import SamlWorld
-from tests.support.saml_idp import SandboxSamlIdp, form_fields
+from tests.support.saml_idp import form_fields
+from tests.support.saml_world import CONNECTION as SAML_CONNECTION
+from tests.support.saml_world import SamlWorld, saml_world
 from tests.support.servers import ServerThread
 from tests.support.world import STORE_HASH, Dispatcher, Outcome, World
 
@@ -50,11 +50,7 @@ def shopper(world: World) -> dict[str, Any]:
 
 @pytest.fixture
 def saml(world: World, idp_server: tuple[ServerThread, Dispatcher]) -> Iterator[SamlWorld]:
-    idp = SandboxSamlIdp(idp_server[0].url)
-    idp_server[1].target = idp.app()
-    setup = SamlWorld(world, idp)
-    setup.configure()
-    yield setup
+    yield saml_world(world, idp_server)
 
 
 def link_oidc(world: World, token: str, browser: httpx.Client | None = None) -> Outcome:

@@ -11,8 +11,7 @@ import pytest
 from pydantic import SecretStr
 
 from adapter.schemas import OidcConnectionBody, StoreBody
-from tests.flows.test_saml_login import SamlWorld
-from tests.support.saml_idp import SandboxSamlIdp
+from tests.support.saml_world import SamlWorld, saml_world
 from tests.support.servers import ServerThread
 from tests.support.world import CLIENT_ID, STORE_HASH, Dispatcher, Outcome, World
 
@@ -76,9 +75,7 @@ class Deployment:
 
 @pytest.fixture
 def deployment(world: World, idp_server: tuple[ServerThread, Dispatcher]) -> Iterator[Deployment]:
-    idp = SandboxSamlIdp(idp_server[0].url)
-    idp_server[1].target = idp.app()
-    saml = SamlWorld(world, idp)
+    saml = saml_world(world, idp_server)
     saml.configure(link_by_email=True)  # acme/entra, SAML, channel 1: same people as okta
     yield Deployment(world, saml)
 

@@ -2,82 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
-
 import httpx
 import pytest
 
-from tests.support.saml_idp import SandboxSamlIdp, form_fields
+from tests.support.saml_idp import SandboxSamlIdp
+from tests.support.saml_world import CONNECTION, SamlWorld, saml_world
 from tests.support.servers import ServerThread
-from tests.support.world import Dispatcher, Outcome, World
-
-CONNECTION = "entra"
-
-
-class SamlWorld:
-    def __init__(self, world: World, idp: SandboxSamlIdp):
-        self.world, self.idp = world, idp
-        base = f"{world.public_url}/sso/acme/{CONNECTION}/saml"
-        self.acs_url, self.sp_entity_id = f"{base}/acs", f"{base}/metadata"
-
-    def configure(self, **overrides: Any) -> None:
-        self.world.put_saml_connection(CONNECTION, self.idp.metadata(), **overrides)
-        metadata = httpx.get(self.sp_entity_id)
-        assert metadata.status_code == 200, metadata.text
-        self.idp.trust_sp(metadata.text)
-
-    def start(self, browser: httpx.Client, **params: Any) -> tuple[str, str]:
-        """Start a login; return (request id, RelayState) the IdP received."""
-        start = browser.get(f"{self.world.url}/sso/acme/{CONNECTION}/login", params=params)
-        assert start.status_code == 302, start.text
-        at_idp = browser.get(start.headers["location"])
-        fields = form_fields(at_idp.text)
-        from tests.support.saml_idp import request_id_of
-
-        return request_id_of(start.headers["location"]), fields["RelayState"]
-
-    def post(self, browser: httpx.Client, xml: str, relay_state: str) -> Outcome:
-        import base64
-
-        answer = browser.post(
-            self.acs_url,
-            data={
-                "SAMLResponse": base64.b64encode(xml.encode()).decode(),
-                "RelayState": relay_state,
-            },
-        )
-        outcome = Outcome(start=httpx.Response(302), callback=answer)
-        if answer.status_code == 303:
-            outcome.callback = browser.get(answer.headers["location"])
-        return self.world.follow_to_storefront(outcome, browser)
-
-    def login(self, browser: httpx.Client | None = None, **params: Any) -> Outcome:
-        browser = browser or self.world.browser()
-        start = browser.get(f"{self.world.url}/sso/acme/{CONNECTION}/login", params=params)
-        if start.status_code != 302:
-            return Outcome(start=start)
-        fields = form_fields(browser.get(start.headers["location"]).text)
-        answer = browser.post(self.acs_url, data=fields)
-        outcome = Outcome(start=start, callback=answer)
-        if answer.status_code == 303:
-            outcome.callback = browser.get(answer.headers["location"])
-        return self.world.follow_to_storefront(outcome, browser)
+from tests.support.world import Dispatcher, World
 
 
 @pytest.fixture(params=["inprocess", pytest.param("xmlsec1", marks=pytest.mark.xmlsec1)])
 def saml(
     request: pytest.FixtureRequest, world: World, idp_server: tuple[ServerThread, Dispatcher]
-) -> Iterator[SamlWorld]:
+) -> SamlWorld:
     # Every check must hold with either crypto backend.
-    if request.param != "inprocess":
-        world.start_adapter(saml_crypto_backend=request.param)
-        world.put_connection()
-    idp = SandboxSamlIdp(idp_server[0].url)
-    idp_server[1].target = idp.app()
-    setup = SamlWorld(world, idp)
-    setup.configure()
-    yield setup
+    return saml_world(world, idp_server, request.param)
 
 
 def test_sp_initiated_login_lands_signed_in(saml: SamlWorld) -> None:

@@ -4,16 +4,15 @@ pysaml2's IdP: each is refused (400 or 401), audited, and leaves no customer and
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
 from saml2.xmldsig import DIGEST_SHA1, SIG_RSA_SHA1
 
-from tests.flows.test_saml_login import SamlWorld
 from tests.support.assertions import assert_refused_cleanly
 from tests.support.saml_idp import SandboxSamlIdp
+from tests.support.saml_world import SamlWorld, saml_world
 from tests.support.servers import ServerThread
 from tests.support.world import Dispatcher, World
 
@@ -21,16 +20,8 @@ from tests.support.world import Dispatcher, World
 @pytest.fixture(params=["inprocess", pytest.param("xmlsec1", marks=pytest.mark.xmlsec1)])
 def saml(
     request: pytest.FixtureRequest, world: World, idp_server: tuple[ServerThread, Dispatcher]
-) -> Iterator[SamlWorld]:
-    # Every check must hold with either crypto backend.
-    if request.param != "inprocess":
-        world.start_adapter(saml_crypto_backend=request.param)
-        world.put_connection()
-    idp = SandboxSamlIdp(idp_server[0].url)
-    idp_server[1].target = idp.app()
-    setup = SamlWorld(world, idp)
-    setup.configure()
-    yield setup
+) -> SamlWorld:
+    return saml_world(world, idp_server, request.param)
 
 
 @pytest.fixture
