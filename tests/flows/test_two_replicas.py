@@ -1,0 +1,120 @@
+"""Two `sso-adapter serve` processes on one database, as two replicas behind a balancer:
+a login started on one finishes on the other, and two first logins of one subject racing on
+both make one customer and one link."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.world import ADMIN_TOKEN, Outcome, World
+
+SSO_ADAPTER = str(Path(sys.executable).parent / "sso-adapter")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def replicas(world: World) -> Iterator[list[str]]:
+    public_url = world.public_url  # what the OP redirects to; the balancer's address
+    processes, urls = [], []
+    for _ in range(2):
+        port = _free_port()
+        env = {
+            **os.environ,
+            "SSO_ADAPTER_DATABASE_URL": world.database_url,
+            "SSO_ADAPTER_SECRET_KEY": world.secret_key,
+            "SSO_ADAPTER_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SSO_ADAPTER_PUBLIC_URL": public_url,
+            "SSO_ADAPTER_ALLOW_INSECURE_LOOPBACK": "true",
+            "SSO_ADAPTER_LOG_LEVEL": "WARNING",
+        }
+        processes.append(
+            subprocess.Popen(
+                [SSO_ADAPTER, "serve", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url, process in zip(urls, processes, strict=True):
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert process.poll() is None, process.stderr.read().decode()[-2000:]
+                assert time.monotonic() < deadline, "replica did not become ready"
+                time.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _at(url: str, public_url: str, replica: str) -> str:
+    return url.replace(public_url, replica)
+
+
+def test_a_login_started_on_one_replica_finishes_on_the_other(
+    world: World, replicas: list[str]
+) -> None:
+    first, second = replicas
+    browser = world.browser()
+    start = browser.get(f"{first}/sso/acme/okta/login", params={"channel_id": 1})
+    assert start.status_code == 302
+    callback = browser.get(start.headers["location"]).headers["location"]
+    finished = browser.get(_at(callback, world.public_url, second))
+    outcome = world.follow_to_storefront(Outcome(start=start, callback=finished), browser)
+    assert outcome.landed, finished.text
+
+
+def test_two_replicas_racing_on_a_first_login_make_one_customer_and_one_link(
+    world: World, replicas: list[str]
+) -> None:
+    world.shop.create_delay = 0.5
+    browsers = [world.browser(), world.browser()]
+    callbacks = []
+    for browser, replica in zip(browsers, replicas, strict=True):
+        start = browser.get(f"{replica}/sso/acme/okta/login")
+        callbacks.append(
+            _at(
+                browser.get(start.headers["location"]).headers["location"],
+                world.public_url,
+                replica,
+            )
+        )
+    answers: list[httpx.Response | None] = [None, None]
+
+    def finish(i: int) -> None:
+        answers[i] = browsers[i].get(callbacks[i])
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers if a is not None] == [302, 302]
+    assert len(world.customers) == 1 and len(world.links()) == 1
