@@ -50,7 +50,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         access_log=False,
         server_header=False,
-        proxy_headers=False,
+        # The shopper's address (bind_request_ip) comes from X-Forwarded-For only when the
+        # connection comes from a proxy the operator named.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=settings.trusted_proxies or None,
+        # SIGTERM: stop accepting, let logins in flight finish.
+        timeout_graceful_shutdown=30,
         log_level=settings.log_level.lower(),
     )
     return EXIT_OK

@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # How SAML signatures are checked: in-process (python-xmlsec) or by pysaml2's default of
     # running the xmlsec1 program for each check. Both apply the same rules.
     saml_crypto_backend: Literal["inprocess", "xmlsec1"] = "inprocess"
+    # Addresses of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
+    # (comma-separated IPs or CIDRs, as uvicorn's forwarded_allow_ips). Empty: none.
+    trusted_proxies: str = ""
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -118,3 +118,45 @@ def test_two_replicas_racing_on_a_first_login_make_one_customer_and_one_link(
         thread.join()
     assert [a.status_code for a in answers if a is not None] == [302, 302]
     assert len(world.customers) == 1 and len(world.links()) == 1
+
+
+def test_bind_request_ip_uses_the_forwarded_address_from_a_trusted_proxy(world: World) -> None:
+    world.put_store(bind_request_ip=True)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "SSO_ADAPTER_DATABASE_URL": world.database_url,
+        "SSO_ADAPTER_SECRET_KEY": world.secret_key,
+        "SSO_ADAPTER_PUBLIC_URL": world.public_url,
+        "SSO_ADAPTER_ALLOW_INSECURE_LOOPBACK": "true",
+        "SSO_ADAPTER_TRUSTED_PROXIES": "127.0.0.1",
+    }
+    process = subprocess.Popen(
+        [SSO_ADAPTER, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    replica = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{replica}/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        browser = world.browser()
+        forwarded = {"X-Forwarded-For": "203.0.113.7"}
+        start = browser.get(f"{replica}/sso/acme/okta/login", headers=forwarded)
+        callback = browser.get(start.headers["location"]).headers["location"]
+        finished = browser.get(_at(callback, world.public_url, replica), headers=forwarded)
+        assert finished.status_code == 302
+        token = finished.headers["location"].rsplit("/", 1)[1]
+        import jwt
+
+        claims = jwt.decode(token, world.shop_store.client_secret, algorithms=["HS256"])
+        assert claims["request_ip"] == "203.0.113.7"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
