@@ -1,0 +1,43 @@
+"""The deployment files parse and keep the promises the README makes about them. (No
+container engine runs here, so the image itself is built elsewhere.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+
+
+def test_image_runs_as_non_root_with_xmlsec1() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert "USER 10001" in dockerfile and "xmlsec1" in dockerfile
+    assert 'ENTRYPOINT ["sso-adapter"]' in dockerfile
+
+
+def test_compose_runs_postgres_migrations_two_replicas_and_a_proxy() -> None:
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    services = compose["services"]
+    assert {"postgres", "migrate", "adapter-1", "adapter-2", "proxy"} <= set(services)
+    assert services["migrate"]["command"] == ["migrate"]
+    assert (
+        services["adapter-1"]["depends_on"]["migrate"]["condition"]
+        == "service_completed_successfully"
+    )
+
+
+def test_kubernetes_has_job_deployment_with_probes_service_and_autoscaler() -> None:
+    documents = list(yaml.safe_load_all((DEPLOY / "kubernetes" / "sso-adapter.yaml").read_text()))
+    kinds = {d["kind"]: d for d in documents}
+    assert set(kinds) == {"Job", "Deployment", "Service", "HorizontalPodAutoscaler"}
+    container = kinds["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["resources"]["requests"]
+    secret_refs = [e for e in container["env"] if "valueFrom" in e]
+    assert {e["name"] for e in secret_refs} >= {
+        "SSO_ADAPTER_DATABASE_URL",
+        "SSO_ADAPTER_SECRET_KEY",
+    }
+    assert kinds["Deployment"]["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
