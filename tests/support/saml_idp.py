@@ -108,15 +108,17 @@ class SandboxSamlIdp:
         sign_assertion: bool | None = None,
         sign_alg: str = SIG_RSA_SHA256,
         digest_alg: str = DIGEST_SHA256,
+        name_id: str | None = None,
+        attributes: dict[str, list[str]] | None = None,
         **extra: Any,
     ) -> str:
         """A response as XML text."""
         response = self.server.create_authn_response(
-            identity=dict(self.attributes),
+            identity=dict(attributes if attributes is not None else self.attributes),
             in_response_to=in_response_to,
             destination=acs_url,
             sp_entity_id=sp_entity_id,
-            name_id=NameID(format=self.name_id_format, text=self.name_id),
+            name_id=NameID(format=self.name_id_format, text=name_id or self.name_id),
             authn={"class_ref": "urn:oasis:names:tc:SAML:2.0:ac:classes:Password"},
             sign_response=self.sign_response if sign_response is None else sign_response,
             sign_assertion=self.sign_assertion if sign_assertion is None else sign_assertion,

@@ -1,0 +1,371 @@
+"""Complete logins against running adapters, and the cryptography a login cannot avoid.
+
+Starts, on loopback, the sample OpenID provider, pysaml2's IdP and the BigCommerce emulator
+in this process, and `sso-adapter serve` as a separate process (1 or 2 workers) on SQLite or
+PostgreSQL. Then, per case, runs logins the way a browser does (the IdP's part is done
+here and not timed), and prints:
+
+- logins per second,
+- p50 and p99 of the adapter's own requests of a login (start, callback or ACS + finish),
+  as seen over loopback,
+- the adapter's CPU milliseconds per login (its processes' user + system time),
+
+for OIDC and SAML, first logins (customer created) and returning logins (link found), at
+concurrency 1, 16 and 64. Also measured in the same run: verifying one RS256 ID token,
+verifying one signed SAML response, minting one HS256 JWT. Writes bench/results/logins.json
+and bench/results/logins.md.
+
+    .venv/bin/python bench/logins.py [--logins N] [--databases sqlite postgresql] [--workers 1 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from adapter.clock import SystemClock  # noqa: E402
+from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt  # noqa: E402
+from adapter.sandbox.bigcommerce import BigCommerceEmulator  # noqa: E402
+from adapter.sandbox.oidc_provider import SandboxOidcProvider  # noqa: E402
+from tests.support.databases import fresh_postgres_database  # noqa: E402
+from tests.support.saml_idp import ENTRA_EMAIL, SandboxSamlIdp, request_id_of  # noqa: E402
+from tests.support.servers import ServerThread  # noqa: E402
+
+ADMIN = "bench-admin-token-" + "b" * 24
+SECRET = "bench-master-key-" + "k" * 32
+SSO_ADAPTER = str(Path(sys.executable).parent / "sso-adapter")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def process_tree_cpu(pid: int) -> float:
+    """User + system seconds of a process and its children (uvicorn workers)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(entry) == pid or int(fields[1]) == pid:
+            total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+class Bench:
+    def __init__(self) -> None:
+        self.op_server = ServerThread.bind("localhost")
+        self.shop_server = ServerThread.bind("127.0.0.1")
+        self.idp_server = ServerThread.bind("localhost")
+        self.op = SandboxOidcProvider(self.op_server.url, auto_login="default")
+        self.op.add_user("default", "pw", email="default@example.com", email_verified=True)
+        self.shop = BigCommerceEmulator(self.shop_server.url)
+        self.idp = SandboxSamlIdp(self.idp_server.url)
+        self.op_server.start(self.op.app())
+        self.shop_server.start(self.shop.app())
+        self.idp_server.start(self.idp.app())
+        self.client_secret = "bench-client-secret"
+        self.stores = 0
+
+    def start_adapter(self, database: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
+        if database == "postgresql":
+            url = fresh_postgres_database("sso_adapter_bench")
+        else:
+            url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+        port = free_port()
+        public = f"http://127.0.0.1:{port}"
+        env = {
+            **os.environ,
+            "SSO_ADAPTER_DATABASE_URL": url,
+            "SSO_ADAPTER_SECRET_KEY": SECRET,
+            "SSO_ADAPTER_ADMIN_TOKEN": ADMIN,
+            "SSO_ADAPTER_PUBLIC_URL": public,
+            "SSO_ADAPTER_ALLOW_INSECURE_LOOPBACK": "true",
+            "SSO_ADAPTER_LOG_LEVEL": "WARNING",
+        }
+        subprocess.run([SSO_ADAPTER, "migrate"], env=env, check=True, capture_output=True)
+        process = subprocess.Popen(
+            [SSO_ADAPTER, "serve", "--port", str(port), "--workers", str(workers)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{public}/readyz").status_code == 200:
+                    return process, public
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("adapter did not start")
+
+    def configure(self, public: str) -> str:
+        self.stores += 1
+        store_hash = f"bench{self.stores}"
+        emulated = self.shop.add_store(store_hash)
+        admin = httpx.Client(
+            base_url=f"{public}/admin/v1", headers={"Authorization": f"Bearer {ADMIN}"}
+        )
+        store = {
+            "store_hash": store_hash,
+            "client_id": emulated.client_id,
+            "client_secret": emulated.client_secret,
+            "api_token": emulated.api_token,
+            "api_base_url": self.shop.base_url,
+            "channels": [
+                {
+                    "channel_id": 1,
+                    "kind": "hosted",
+                    "storefront_url": self.shop.storefront_url(store_hash, 1),
+                }
+            ],
+        }
+        assert admin.put("/stores/bench", json=store).status_code in (200, 201)
+        self.op.add_client("bench", self.client_secret, [f"{public}/sso/bench/oidc/oidc/callback"])
+        oidc = {
+            "protocol": "oidc",
+            "issuer": self.op.issuer,
+            "client_id": "bench",
+            "client_secret": self.client_secret,
+            "channel_ids": [1],
+        }
+        assert admin.put("/stores/bench/connections/oidc", json=oidc).status_code in (200, 201)
+        saml = {
+            "protocol": "saml",
+            "idp_metadata_xml": self.idp.metadata(),
+            "channel_ids": [1],
+            "email_verified": True,
+        }
+        answer = admin.put("/stores/bench/connections/saml", json=saml)
+        assert answer.status_code in (200, 201), answer.text
+        self.idp.trust_sp(httpx.get(f"{public}/sso/bench/saml/saml/metadata").text)
+        return store_hash
+
+    # -- one login, the browser's way; returns the adapter requests' durations ---------------
+
+    async def oidc_login(self, public: str, user: str) -> list[float]:
+        timings = []
+        async with httpx.AsyncClient(timeout=60) as browser:
+            started = time.perf_counter()
+            start = await browser.get(f"{public}/sso/bench/oidc/login", params={"login_hint": user})
+            timings.append(time.perf_counter() - started)
+            at_op = await browser.get(start.headers["location"])
+            started = time.perf_counter()
+            done = await browser.get(at_op.headers["location"])
+            timings.append(time.perf_counter() - started)
+            assert done.status_code == 302 and "/login/token/" in done.headers["location"], (
+                done.text
+            )
+        return timings
+
+    async def saml_login(self, public: str, user: str) -> list[float]:
+        timings = []
+        acs = f"{public}/sso/bench/saml/saml/acs"
+        async with httpx.AsyncClient(timeout=60) as browser:
+            started = time.perf_counter()
+            start = await browser.get(f"{public}/sso/bench/saml/login")
+            timings.append(time.perf_counter() - started)
+            location = start.headers["location"]
+            relay = parse_qs(urlsplit(location).query)["RelayState"][0]
+            xml = self.idp.respond(
+                request_id_of(location),
+                acs,
+                f"{public}/sso/bench/saml/saml/metadata",
+                name_id=user,
+                attributes={ENTRA_EMAIL: [f"{user}@example.com"]},
+            )
+            import base64
+
+            started = time.perf_counter()
+            posted = await browser.post(
+                acs,
+                data={"SAMLResponse": base64.b64encode(xml.encode()).decode(), "RelayState": relay},
+            )
+            done = await browser.get(posted.headers["location"])
+            timings.append(time.perf_counter() - started)
+            assert done.status_code == 302 and "/login/token/" in done.headers["location"], (
+                done.text
+            )
+        return timings
+
+    async def run(
+        self, public: str, protocol: str, users: list[str], concurrency: int
+    ) -> tuple[float, list[float]]:
+        login = self.oidc_login if protocol == "oidc" else self.saml_login
+        semaphore = asyncio.Semaphore(concurrency)
+        durations: list[float] = []
+
+        async def one(user: str) -> None:
+            async with semaphore:
+                durations.extend(await login(public, user))
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one(u) for u in users))
+        return time.perf_counter() - started, durations
+
+
+def crypto_floor(bench: Bench, public: str) -> dict[str, float]:
+    from joserfc import jwt as jose_jwt
+
+    key = bench.op.signing_key
+    now = int(time.time())
+    token = jose_jwt.encode(
+        {"alg": "RS256", "kid": key.kid}, {"iss": "x", "sub": "s", "iat": now}, key
+    )
+    n = 300
+    started = time.perf_counter()
+    for _ in range(n):
+        jose_jwt.decode(token, key, algorithms=["RS256"])
+    rs256 = (time.perf_counter() - started) / n * 1000
+
+    from adapter.saml.crypto import InProcessXmlSecBackend
+
+    base = f"{public}/sso/bench/saml/saml"
+    xml = bench.idp.respond(
+        None,
+        f"{base}/acs",
+        f"{base}/metadata",
+        sign_response=True,
+        sign_assertion=False,
+    )
+    response_id = re.search(r'Response [^>]*\bID="([^"]+)"', xml).group(1)
+    backend = InProcessXmlSecBackend("/usr/bin/xmlsec1")
+    started = time.perf_counter()
+    for _ in range(n):
+        backend.validate_signature(
+            xml,
+            bench.idp.cert_file,
+            "pem",
+            "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            response_id,
+        )
+    saml = (time.perf_counter() - started) / n * 1000
+
+    login = CustomerLogin(store_hash="abc", customer_id=1, channel_id=1, redirect_to="/account.php")
+    clock = SystemClock()
+    started = time.perf_counter()
+    for _ in range(n * 10):
+        mint_customer_login_jwt(login, client_id="c", client_secret="s" * 32, clock=clock)
+    hs256 = (time.perf_counter() - started) / (n * 10) * 1000
+    return {"rs256_verify_ms": rs256, "saml_response_verify_ms": saml, "hs256_mint_ms": hs256}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--logins", type=int, default=64, help="logins per case")
+    parser.add_argument("--databases", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
+    parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 16, 64])
+    args = parser.parse_args()
+
+    bench = Bench()
+    floor: dict[str, float] = {}
+    rows = []
+    header = (
+        f"{'db':10} {'workers':>7} {'protocol':8} {'login':9} {'conc':>4} {'logins/s':>9} "
+        f"{'p50 ms':>8} {'p99 ms':>8} {'cpu ms/login':>12} {'errors':>6}"
+    )
+    print(header)
+    for database in args.databases:
+        for workers in args.workers:
+            process, public = bench.start_adapter(database, workers)
+            try:
+                bench.configure(public)
+                if not floor:
+                    floor = crypto_floor(bench, public)
+                    print(
+                        "crypto floor (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in floor.items())
+                    )
+                for protocol in ("oidc", "saml"):
+                    for concurrency in args.concurrency:
+                        users = [
+                            f"{protocol}-{database}-{workers}-{concurrency}-{i}"
+                            for i in range(args.logins)
+                        ]
+                        if protocol == "oidc":
+                            for user in users:
+                                bench.op.add_user(
+                                    user, "pw", email=f"{user}@example.com", email_verified=True
+                                )
+                        for kind in ("first", "returning"):
+                            cpu_before = process_tree_cpu(process.pid)
+                            errors = 0
+                            try:
+                                elapsed, durations = asyncio.run(
+                                    bench.run(public, protocol, users, concurrency)
+                                )
+                            except Exception as exc:  # counted, and the case goes on being reported
+                                errors, elapsed, durations = 1, 1.0, [0.0]
+                                print(f"  error: {type(exc).__name__}: {str(exc)[:200]}")
+                            cpu = (process_tree_cpu(process.pid) - cpu_before) * 1000 / len(users)
+                            row = {
+                                "database": database,
+                                "workers": workers,
+                                "protocol": protocol,
+                                "login": kind,
+                                "concurrency": concurrency,
+                                "logins_per_second": len(users) / elapsed,
+                                "p50_ms": percentile(durations, 0.50),
+                                "p99_ms": percentile(durations, 0.99),
+                                "cpu_ms_per_login": cpu,
+                                "errors": errors,
+                            }
+                            rows.append(row)
+                            print(
+                                f"{database:10} {workers:7} {protocol:8} {kind:9} {concurrency:4} "
+                                f"{row['logins_per_second']:9.1f} {row['p50_ms']:8.1f} {row['p99_ms']:8.1f} "
+                                f"{cpu:12.2f} {errors:6}",
+                                flush=True,
+                            )
+            finally:
+                process.terminate()
+                process.wait(timeout=30)
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / "logins.json").write_text(
+        json.dumps({"crypto_floor": floor, "cases": rows}, indent=2)
+    )
+    lines = [
+        "| database | workers | protocol | login | concurrency | logins/s | p50 ms | p99 ms | CPU ms/login | errors |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['database']} | {r['workers']} | {r['protocol']} | {r['login']} | {r['concurrency']} | "
+        f"{r['logins_per_second']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['cpu_ms_per_login']:.2f} | {r['errors']} |"
+        for r in rows
+    ]
+    lines.append("")
+    lines.append("Crypto floor: " + ", ".join(f"{k} {v:.3f}" for k, v in floor.items()))
+    (results / "logins.md").write_text("\n".join(lines) + "\n")
+    print(f"wrote {results / 'logins.json'} and {results / 'logins.md'}")
+
+
+if __name__ == "__main__":
+    main()
