@@ -11,5 +11,5 @@ test: setup
 	@./scripts/test
 
 lint: setup
-	.venv/bin/ruff check adapter tests migrations
-	.venv/bin/ruff format --check adapter tests migrations
+	.venv/bin/ruff check adapter tests migrations bench
+	.venv/bin/ruff format --check adapter tests migrations bench
