@@ -20,6 +20,7 @@ from saml2.sigver import CryptoBackendXmlSec1, DecryptError, SignatureError
 
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XENC = "http://www.w3.org/2001/04/xmlenc#"
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 
 _PARSER_OPTIONS = {
     "resolve_entities": False,
@@ -82,15 +83,27 @@ class InProcessXmlSecBackend(CryptoBackendXmlSec1):
         return True
 
     def decrypt(self, enctext: str | bytes, key_file: str) -> str:
+        """Decrypt exactly one EncryptedData: the document itself (an encrypted NameID or
+        attribute handed over alone), or the one inside the single EncryptedAssertion.
+        Anything else is refused: decrypting every EncryptedData in a response would let an
+        attacker add an unsigned assertion next to their own signed one."""
         root = _parse(enctext)
-        encrypted = root.findall(f".//{{{XENC}}}EncryptedData")
-        if not encrypted:
-            raise DecryptError("nothing to decrypt")
+        if root.tag == f"{{{XENC}}}EncryptedData":
+            target = root
+        else:
+            everything = root.findall(f".//{{{XENC}}}EncryptedData")
+            wrapped = [
+                e for e in everything if e.getparent().tag == f"{{{SAML}}}EncryptedAssertion"
+            ]
+            if len(everything) != 1 or len(wrapped) != 1:
+                raise DecryptError(f"{len(everything)} EncryptedData where one assertion is due")
+            target = wrapped[0]
         try:
             manager = xmlsec.KeysManager()
             manager.add_key(xmlsec.Key.from_file(key_file, xmlsec.constants.KeyDataFormatPem))
-            for data in encrypted:
-                xmlsec.EncryptionContext(manager).decrypt(data)
+            decrypted = xmlsec.EncryptionContext(manager).decrypt(target)
         except xmlsec.Error as exc:
             raise DecryptError(f"decryption failed: {exc}") from None
+        if target is root:
+            return etree.tostring(decrypted, encoding="unicode")
         return etree.tostring(root, encoding="unicode")

@@ -37,6 +37,7 @@ from adapter.saml.crypto import InProcessXmlSecBackend
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS = "http://www.w3.org/2000/09/xmldsig#"
+XENC = "http://www.w3.org/2001/04/xmlenc#"
 MAX_RESPONSE_BYTES = 512 * 1024
 NAMEID_FORMAT_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 NAMEID_FORMAT_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
@@ -88,6 +89,15 @@ def precheck_response(raw: bytes, *, allow_sha1: bool) -> None:
     )
     if len(assertions) != 1:
         raise _refuse(f"{len(assertions)} assertions instead of exactly one")
+    # Encrypted content may only sit where SAML puts it; a stray EncryptedData could decrypt
+    # to a second, unsigned assertion.
+    allowed_parents = {
+        f"{{{SAML}}}{name}" for name in ("EncryptedAssertion", "EncryptedID", "EncryptedAttribute")
+    }
+    parents = {child: parent for parent in root.iter() for child in parent}
+    for data in root.iter(f"{{{XENC}}}EncryptedData"):
+        if parents.get(data) is None or parents[data].tag not in allowed_parents:
+            raise _refuse("EncryptedData outside an encrypted SAML element")
     if not allow_sha1:
         for method in root.iter(f"{{{DS}}}SignatureMethod"):
             if "sha1" in (method.get("Algorithm") or "").lower():
@@ -95,6 +105,22 @@ def precheck_response(raw: bytes, *, allow_sha1: bool) -> None:
         for method in root.iter(f"{{{DS}}}DigestMethod"):
             if "sha1" in (method.get("Algorithm") or "").lower():
                 raise _refuse("SHA-1 digest")
+
+
+def _uses_sha1(signature: Any) -> bool:
+    signed_info = signature.signed_info
+    algorithms = [signed_info.signature_method.algorithm]
+    algorithms += [r.digest_method.algorithm for r in signed_info.reference if r.digest_method]
+    return any("sha1" in (a or "").lower() for a in algorithms)
+
+
+def _attributes(assertion: Any) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for statement in assertion.attribute_statement or []:
+        for attribute in statement.attribute or []:
+            values = [v.text.strip() for v in attribute.attribute_value or [] if v.text]
+            found.setdefault(str(attribute.name), []).extend(values)
+    return found
 
 
 class ServiceProvider:
@@ -188,8 +214,15 @@ class ServiceProvider:
         if issuer != self.settings.idp_entity_id:
             raise _refuse("response issuer is not the IdP")
         assertion = response.assertion  # the one pysaml2 verified; precheck allowed only one
-        if assertion is None:
-            raise _refuse("no assertion")
+        if assertion is None or len(getattr(response, "assertions", None) or [assertion]) != 1:
+            raise _refuse("not exactly one assertion after decryption")
+        if not self.settings.allow_sha1:
+            # Again after decryption: a signature inside an encrypted assertion was not
+            # visible to the precheck.
+            for signed in (response.response, assertion):
+                signature = getattr(signed, "signature", None)
+                if signature is not None and _uses_sha1(signature):
+                    raise _refuse("SHA-1 signature or digest")
         if assertion.issuer is None or assertion.issuer.text != self.settings.idp_entity_id:
             raise _refuse("assertion issuer is not the IdP")
         in_response_to = response.in_response_to
@@ -208,7 +241,9 @@ class ServiceProvider:
             issuer=issuer,
             name_id=name_id.text.strip() if name_id is not None and name_id.text else None,
             name_id_format=getattr(name_id, "format", None) or NAMEID_FORMAT_UNSPECIFIED,
-            attributes={str(k): [str(v) for v in values] for k, values in response.ava.items()},
+            # Read from the verified assertion itself, never from pysaml2's merge of every
+            # assertion it may have collected.
+            attributes=_attributes(assertion),
             in_response_to=in_response_to,
             not_on_or_after=not_on_or_after,
         )

@@ -260,3 +260,61 @@ def test_malformed_posts_are_refused_with_400(saml: SamlWorld, browser) -> None:
     for data in ({}, {"SAMLResponse": "%%%not base64"}, {"SAMLResponse": "bm90IHhtbA=="}):
         assert browser.post(saml.acs_url, data={**data, "RelayState": ""}).status_code == 400
     assert saml.world.customers == {} and saml.world.links() == []
+
+
+def _encrypted(saml: SamlWorld, browser, extra_unsigned: bool, **respond):  # type: ignore[no-untyped-def]
+    """The IdP's signed assertion, encrypted to the SP; optionally followed by a second,
+    unsigned assertion for someone else, encrypted the same way (anyone can: the SP's
+    certificate is public)."""
+    from lxml import etree
+
+    from tests.support.saml_idp import encrypt_for
+
+    saml_ns = "urn:oasis:names:tc:SAML:2.0:assertion"
+    request_id, relay = saml.start(browser)
+    xml = saml.idp.respond(
+        request_id,
+        saml.acs_url,
+        saml.sp_entity_id,
+        sign_response=False,
+        sign_assertion=True,
+        **respond,
+    )
+    root = etree.fromstring(xml.encode())
+    legit = root.find(f"{{{saml_ns}}}Assertion")
+    position = list(root).index(legit)
+    root.remove(legit)
+    sp_certificate = (
+        saml.world.engine.connect()
+        .exec_driver_sql("SELECT sp_certificate FROM connections WHERE slug = 'entra'")
+        .scalar_one()
+    )
+    wrapper = etree.Element(f"{{{saml_ns}}}EncryptedAssertion", nsmap={"saml": saml_ns})
+    wrapper.append(encrypt_for(sp_certificate, legit))
+    root.insert(position, wrapper)
+    if extra_unsigned:
+        evil = etree.fromstring(
+            f'<saml:Assertion xmlns:saml="{saml_ns}" ID="evil1" Version="2.0" '
+            f'IssueInstant="2020-01-01T00:00:00Z"><saml:Issuer>{saml.idp.entity_id}</saml:Issuer>'
+            '<saml:AttributeStatement><saml:Attribute Name="http://schemas.xmlsoap.org/ws/2005/05/'
+            'identity/claims/emailaddress"><saml:AttributeValue>victim@example.com'
+            "</saml:AttributeValue></saml:Attribute></saml:AttributeStatement></saml:Assertion>"
+        )
+        root.append(encrypt_for(sp_certificate, evil))
+    return saml.post(browser, etree.tostring(root).decode(), relay)
+
+
+def test_an_unsigned_encrypted_assertion_next_to_a_signed_one_is_refused(
+    saml: SamlWorld, browser
+) -> None:  # type: ignore[no-untyped-def]
+    assert _encrypted(saml, saml.world.browser(), extra_unsigned=False).landed  # the control
+    outcome = _encrypted(saml, browser, extra_unsigned=True)
+    assert outcome.refusal.status_code == 401
+    assert [c["email"] for c in saml.world.customers.values()] == ["ada@example.com"]
+
+
+def test_sha1_inside_an_encrypted_assertion_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    outcome = _encrypted(
+        saml, browser, extra_unsigned=False, sign_alg=SIG_RSA_SHA1, digest_alg=DIGEST_SHA1
+    )
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")

@@ -185,3 +185,30 @@ def request_id_of(redirect_url: str) -> str:
 
 
 __all__ = ["BINDING_HTTP_POST", "SandboxSamlIdp", "form_fields", "request_id_of"]
+
+
+def encrypt_for(certificate_pem: str, element: Any) -> Any:
+    """An xenc:EncryptedData of an lxml element, encrypted to a certificate's public key
+    (as an IdP encrypts to the SP, or as anyone holding the SP's public certificate can)."""
+    import xmlsec
+    from lxml import etree
+
+    with tempfile.NamedTemporaryFile("w", suffix=".pem", delete=False) as handle:
+        handle.write(certificate_pem)
+    holder = etree.Element("holder")
+    holder.append(element)
+    template = xmlsec.template.encrypted_data_create(
+        holder, xmlsec.constants.TransformAes256Gcm, type=xmlsec.constants.TypeEncElement, ns="xenc"
+    )
+    xmlsec.template.encrypted_data_ensure_cipher_value(template)
+    key_info = xmlsec.template.encrypted_data_ensure_key_info(template, ns="ds")
+    encrypted_key = xmlsec.template.add_encrypted_key(key_info, xmlsec.constants.TransformRsaOaep)
+    xmlsec.template.encrypted_data_ensure_cipher_value(encrypted_key)
+    manager = xmlsec.KeysManager()
+    manager.add_key(xmlsec.Key.from_file(handle.name, xmlsec.constants.KeyDataFormatCertPem))
+    context = xmlsec.EncryptionContext(manager)
+    context.key = xmlsec.Key.generate(
+        xmlsec.constants.KeyDataAes, 256, xmlsec.constants.KeyDataTypeSession
+    )
+    os.remove(handle.name)
+    return context.encrypt_xml(template, element)
