@@ -231,11 +231,19 @@ class ServiceProvider:
         if outstanding_request_id is not None and in_response_to != outstanding_request_id:
             raise _refuse("InResponseTo is not this browser's request")
         name_id = response.name_id
-        not_on_or_after = None
+        # The assertion stays replayable as long as any of its windows is open: keep it in the
+        # ledger until the latest of them.
+        windows = []
         if assertion.conditions is not None and assertion.conditions.not_on_or_after:
-            not_on_or_after = datetime.strptime(
-                assertion.conditions.not_on_or_after[:19], "%Y-%m-%dT%H:%M:%S"
-            ).replace(tzinfo=UTC)
+            windows.append(assertion.conditions.not_on_or_after)
+        for confirmation in getattr(assertion.subject, "subject_confirmation", None) or []:
+            data = confirmation.subject_confirmation_data
+            if data is not None and data.not_on_or_after:
+                windows.append(data.not_on_or_after)
+        not_on_or_after = max(
+            (datetime.strptime(w[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC) for w in windows),
+            default=None,
+        )
         return VerifiedAssertion(
             assertion_id=assertion.id,
             issuer=issuer,

@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from adapter.bigcommerce.storefront import default_graphql_url, login_with_customer_login_jwt
 from adapter.core.current_customer import CurrentCustomer, verify_current_customer
@@ -22,7 +22,7 @@ from adapter.db.exchange_codes import ExchangeCodes
 from adapter.db.ledger import Ledger
 from adapter.db.links import LinkRepository
 from adapter.db.login_states import LoginStateRepository, PendingLogin
-from adapter.errors import BadRequest, NotAdmitted, NotFound
+from adapter.errors import BadRequest, NotAdmitted, NotFound, UpstreamFailed
 from adapter.oidc.relying_party import OidcClientSettings
 from adapter.schemas import OidcConnectionBody
 from adapter.services.channel_access import ChannelAccess
@@ -47,6 +47,18 @@ class LoginTrace:
     # Set once the store is found: only then is a failure filed under the store's name.
     store_known: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def request_origin(origin: str | None, referer: str | None) -> str | None:
+    """The page's origin, from the Origin header or, failing that, the Referer."""
+    if origin and origin != "null":
+        return origin.lower()
+    return _origin(referer) if referer else None
 
 
 def parse_channel_id(value: str | None, store: StoreRecord) -> int:
@@ -151,8 +163,17 @@ class LoginService:
         browser_id: str,
         trace: LoginTrace,
         current_customer_jwt: str | None = None,
+        request_origin: str | None = None,
     ) -> str:
         store, connection = await self.load(store_slug, connection_slug, trace)
+        if current_customer_jwt is not None:
+            # Linking writes to the shopper's account: the form must come from one of this
+            # store's storefronts, not from a page that posts someone else's JWT (CSRF).
+            storefronts = {_origin(c.storefront_url) for c in store.channels}
+            if request_origin is None or request_origin not in storefronts:
+                raise NotAdmitted(
+                    f"link request from origin {request_origin!r}", code="link_origin_refused"
+                )
         # Linking: the storefront's signed word on who is signed in, verified now and carried
         # in this login's own server-side state, never taken from the callback.
         linking = (
@@ -296,6 +317,13 @@ class LoginService:
     ) -> str:
         trace.subject, trace.email = identity.subject, identity.email
         if "link_customer_id" in pending.payload:
+            # Channel access first: a refused link must write nothing.
+            await self._access.ensure(
+                store,
+                connection,
+                channel,
+                Resolution(int(pending.payload["link_customer_id"]), 0, "current_customer"),
+            )
             resolution = await self._resolver.link_current_customer(
                 store,
                 connection,
@@ -335,6 +363,10 @@ class LoginService:
                 storefront_token=channel.storefront_token or "",
                 jwt=token,
             )
+            if access.customer_id != resolution.customer_id:
+                raise UpstreamFailed(
+                    "GraphQL logged in another customer than the JWT named", code="graphql_error"
+                )
         async with self._rt.sessions.begin() as session:
             code = None
             if access is not None:
@@ -342,7 +374,7 @@ class LoginService:
                     store_id=store.id,
                     channel_id=channel.channel_id,
                     customer_id=resolution.customer_id,
-                    email=identity.email,
+                    email=access.email,  # BigCommerce's address for the customer
                     access_token=access.value,
                     access_token_expires_at=access.expires_at,
                 )

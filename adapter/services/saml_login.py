@@ -29,6 +29,8 @@ from adapter.services.runtime import Runtime
 REPLAY_NAMESPACE = "saml-assertion"
 FINISH_TTL_SECONDS = 120
 MIN_REPLAY_TTL_SECONDS = 300
+# An assertion that names no end of validity is remembered for a day.
+UNBOUNDED_REPLAY_TTL_SECONDS = 24 * 3600
 
 
 class SamlLogin:
@@ -75,8 +77,9 @@ class SamlLogin:
         return provider.verify(saml_response, request_id)
 
     async def _claim_assertion(self, connection_id: int, assertion: VerifiedAssertion) -> None:
-        ttl = float(MIN_REPLAY_TTL_SECONDS)
+        ttl = float(UNBOUNDED_REPLAY_TTL_SECONDS)
         if assertion.not_on_or_after is not None:
+            ttl = float(MIN_REPLAY_TTL_SECONDS)
             remaining = assertion.not_on_or_after.timestamp()
             ttl = max(ttl, remaining - self._rt.clock.now() + self._rt.settings.clock_skew_seconds)
         async with self._rt.sessions.begin() as session:

@@ -13,7 +13,7 @@ from adapter.db.audit import AuditLog, AuditRecord
 from adapter.errors import AdapterError, BadRequest, NotVerified
 from adapter.logging import get_logger
 from adapter.schemas import TokenExchange as TokenExchangeBody
-from adapter.services.login import LoginService, LoginTrace
+from adapter.services.login import LoginService, LoginTrace, request_origin
 from adapter.services.runtime import Runtime
 from adapter.web.pages import error_response
 
@@ -161,6 +161,9 @@ async def _begin(
                 browser_id=browser_id,
                 trace=trace,
                 current_customer_jwt=current_customer_jwt,
+                request_origin=request_origin(
+                    request.headers.get("origin"), request.headers.get("referer")
+                ),
             )
     except Exception as exc:
         return await login_failed(request, exc, trace)

@@ -53,11 +53,25 @@ def saml(world: World, idp_server: tuple[ServerThread, Dispatcher]) -> Iterator[
     yield saml_world(world, idp_server)
 
 
-def link_oidc(world: World, token: str, browser: httpx.Client | None = None) -> Outcome:
+def link_oidc(
+    world: World,
+    token: str,
+    browser: httpx.Client | None = None,
+    origin: str | None = "storefront",
+    channel_id: str = "1",
+) -> Outcome:
     browser = browser or world.browser()
+    headers = (
+        {"Origin": world.shop.base_url if origin == "storefront" else origin} if origin else {}
+    )
     start = browser.post(
         f"{world.url}/sso/acme/okta/link",
-        data={"current_customer_jwt": token, "channel_id": "1", "redirect_to": "/account.php"},
+        data={
+            "current_customer_jwt": token,
+            "channel_id": channel_id,
+            "redirect_to": "/account.php",
+        },
+        headers=headers,
     )
     outcome = Outcome(start=start)
     if start.status_code != 302:
@@ -70,7 +84,9 @@ def link_oidc(world: World, token: str, browser: httpx.Client | None = None) -> 
 def link_saml(saml: SamlWorld, token: str) -> Outcome:
     world, browser = saml.world, saml.world.browser()
     start = browser.post(
-        f"{world.url}/sso/acme/{SAML_CONNECTION}/link", data={"current_customer_jwt": token}
+        f"{world.url}/sso/acme/{SAML_CONNECTION}/link",
+        data={"current_customer_jwt": token},
+        headers={"Referer": world.shop.storefront_url(STORE_HASH, 1) + "/account.php"},
     )
     assert start.status_code == 302, start.text
     fields = form_fields(browser.get(start.headers["location"]).text)
@@ -202,3 +218,24 @@ def test_the_customer_comes_from_the_login_state_not_from_the_callback(
     tampered = browser.get(callback + f"&current_customer_jwt={current_customer_jwt(shopper)}")
     assert tampered.status_code == 302
     assert world.links()[0]["customer_id"] != shopper["id"]
+
+
+@pytest.mark.parametrize("origin", [None, "https://evil.example", "null"])
+def test_a_link_posted_from_outside_the_storefronts_is_refused(
+    world: World, shopper, origin
+) -> None:  # type: ignore[no-untyped-def]
+    # Cross-site request forgery: a page elsewhere posting the attacker's own JWT through the
+    # victim's browser would link the victim's identity to the attacker's account.
+    outcome = link_oidc(world, current_customer_jwt(shopper), origin=origin)
+    assert outcome.start.status_code == 403
+    assert world.login_states() == 0 and world.links() == []
+    assert world.events(kind="login", outcome="failure")[-1]["reason"] == "link_origin_refused"
+
+
+def test_a_link_refused_for_the_channel_writes_nothing(world: World, shopper) -> None:  # type: ignore[no-untyped-def]
+    world.put_connection(channel_ids=[1, 2])
+    shopper["channel_ids"] = [1]
+    outcome = link_oidc(world, current_customer_jwt(shopper), channel_id="2")
+    assert outcome.callback.status_code == 403
+    assert world.links() == []
+    assert world.events(kind="link.created") == []
