@@ -39,32 +39,28 @@ def database_url(session_database_url: str, sync_engine: sa.Engine) -> Iterator[
     clear_all_tables(sync_engine)
 
 
+def _serve(host_name: str) -> Iterator[tuple[ServerThread, Dispatcher]]:
+    server = ServerThread.bind(host_name)
+    dispatcher = Dispatcher()
+    server.start(dispatcher)
+    yield server, dispatcher
+    server.stop()
+
+
+# The IdPs answer as "localhost" and the adapter as 127.0.0.1: two sites, as in real life.
 @pytest.fixture(scope="session")
 def op_server() -> Iterator[tuple[ServerThread, Dispatcher]]:
-    # The IdP answers as "localhost" and the adapter as 127.0.0.1: two sites, as in real life.
-    server = ServerThread.bind("localhost")
-    dispatcher = Dispatcher()
-    server.start(dispatcher)
-    yield server, dispatcher
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def shop_server() -> Iterator[tuple[ServerThread, Dispatcher]]:
-    server = ServerThread.bind("127.0.0.1")
-    dispatcher = Dispatcher()
-    server.start(dispatcher)
-    yield server, dispatcher
-    server.stop()
+    yield from _serve("localhost")
 
 
 @pytest.fixture(scope="session")
 def idp_server() -> Iterator[tuple[ServerThread, Dispatcher]]:
-    server = ServerThread.bind("localhost")
-    dispatcher = Dispatcher()
-    server.start(dispatcher)
-    yield server, dispatcher
-    server.stop()
+    yield from _serve("localhost")
+
+
+@pytest.fixture(scope="session")
+def shop_server() -> Iterator[tuple[ServerThread, Dispatcher]]:
+    yield from _serve("127.0.0.1")
 
 
 @pytest.fixture
