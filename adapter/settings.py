@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # Longest wait for a BigCommerce 429 to reset before the login fails with 502.
     rate_limit_max_wait_seconds: float = Field(default=15.0, ge=0, le=120)
     login_state_ttl_seconds: int = Field(default=600, ge=60, le=3600)
+    # How long a replica keeps a connection it loaded for logins. Changes through this
+    # replica's admin API apply at once; other replicas see them within this time. 0: never.
+    config_cache_seconds: float = Field(default=5.0, ge=0, le=300)
     # How SAML signatures are checked: in-process (python-xmlsec) or by pysaml2's default of
     # running the xmlsec1 program for each check. Both apply the same rules.
     saml_crypto_backend: Literal["inprocess", "xmlsec1"] = "inprocess"

@@ -32,12 +32,16 @@ from saml2.sigver import SignatureError
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from adapter.errors import BadRequest, NotVerified
+from adapter.saml import schema
 from adapter.saml.crypto import InProcessXmlSecBackend
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 DS = "http://www.w3.org/2000/09/xmldsig#"
 XENC = "http://www.w3.org/2001/04/xmlenc#"
+
+schema.install()
+
 MAX_RESPONSE_BYTES = 512 * 1024
 NAMEID_FORMAT_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 NAMEID_FORMAT_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"

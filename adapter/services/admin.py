@@ -156,7 +156,9 @@ class AdminService:
     async def _write(self, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
         try:
             async with self._rt.sessions.begin() as session:
-                return await work(session)
+                done = await work(session)
+            self._rt.connections.clear()
+            return done
         except (IntegrityError, LinkExists):
             # Lost a race with a concurrent change of the same row.
             raise Conflict("a concurrent change conflicts with this one", code="conflict") from None

@@ -317,4 +317,5 @@ async def apply_file(runtime: Runtime, stores: list[DesiredStore], *, dry_run: b
                     actor=ACTOR,
                 )
             )
+    runtime.connections.clear()
     return lines

@@ -141,12 +141,15 @@ class LoginService:
     async def load(
         self, store_slug: str, connection_slug: str, trace: LoginTrace
     ) -> tuple[StoreRecord, ConnectionRecord]:
-        async with self._rt.sessions() as session:
-            found = await self.config(session).get_connection(store_slug, connection_slug)
+        found = self._rt.connections.get(store_slug, connection_slug)
         if found is None:
-            raise NotFound(
-                f"no connection {store_slug}/{connection_slug}", code="unknown_connection"
-            )
+            async with self._rt.sessions() as session:
+                found = await self.config(session).get_connection(store_slug, connection_slug)
+            if found is None:
+                raise NotFound(
+                    f"no connection {store_slug}/{connection_slug}", code="unknown_connection"
+                )
+            self._rt.connections.put(store_slug, connection_slug, found)
         store, connection = found
         trace.protocol = connection.protocol
         trace.store_known = True

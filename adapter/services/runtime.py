@@ -19,6 +19,7 @@ from adapter.db.engine import create_engine, create_sessionmaker
 from adapter.oidc.discovery import ProviderDirectory
 from adapter.oidc.relying_party import OidcRelyingParty
 from adapter.saml.registry import ServiceProviderRegistry
+from adapter.services.config_cache import ConnectionCache
 from adapter.settings import Settings
 
 USER_AGENT = "sso-adapter"
@@ -55,6 +56,7 @@ class Runtime:
     providers: ProviderDirectory
     oidc: OidcRelyingParty
     saml: ServiceProviderRegistry = field(default=None)  # type: ignore[assignment]
+    connections: ConnectionCache = field(default=None)  # type: ignore[assignment]
     sleep: Sleep = asyncio.sleep
     observe_bigcommerce: CallObserver | None = None
     extra: dict[str, object] = field(default_factory=dict)
@@ -88,6 +90,7 @@ class Runtime:
                 clock_skew_seconds=settings.clock_skew_seconds,
                 crypto_backend=settings.saml_crypto_backend,
             ),
+            connections=ConnectionCache(clock, settings.config_cache_seconds),
         )
 
     def customers_api(self, store: StoreRecord) -> CustomersApi:

@@ -67,9 +67,9 @@ def test_response_edited_after_signing_is_refused(saml: SamlWorld, browser) -> N
 def test_signature_wrapping_with_a_second_assertion_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
     def wrap(xml: str) -> str:
         # Copy the signed assertion, change the copy's subject and ID, and slip it in.
-        assertion = re.search(r"<ns\d:Assertion .*?</ns\d:Assertion>", xml, re.S).group(0)
+        assertion = re.search(r"<(\w+):Assertion .*?</\1:Assertion>", xml, re.S).group(0)
         evil = assertion.replace("ada-persistent-0001", "admin-0001").replace('ID="', 'ID="evil')
-        evil = re.sub(r"<ns\d:Signature .*?</ns\d:Signature>", "", evil, flags=re.S)
+        evil = re.sub(r"<(\w+):Signature .*?</\1:Signature>", "", evil, flags=re.S)
         return xml.replace(assertion, evil + assertion)
 
     outcome = answer(saml, browser, edit=wrap, sign_response=False, sign_assertion=True)
@@ -81,9 +81,9 @@ def test_signature_wrapping_moving_the_signed_assertion_into_extensions_is_refus
     browser,  # type: ignore[no-untyped-def]
 ) -> None:
     def wrap(xml: str) -> str:
-        assertion = re.search(r"<ns\d:Assertion .*?</ns\d:Assertion>", xml, re.S).group(0)
+        assertion = re.search(r"<(\w+):Assertion .*?</\1:Assertion>", xml, re.S).group(0)
         evil = assertion.replace("ada-persistent-0001", "admin-0001").replace('ID="', 'ID="evil')
-        evil = re.sub(r"<ns\d:Signature .*?</ns\d:Signature>", "", evil, flags=re.S)
+        evil = re.sub(r"<(\w+):Signature .*?</\1:Signature>", "", evil, flags=re.S)
         protocol = "urn:oasis:names:tc:SAML:2.0:protocol"
         hidden = f'<ns0:Extensions xmlns:ns0="{protocol}">{assertion}</ns0:Extensions>'
         return xml.replace(assertion, evil).replace("<ns0:Status>", hidden + "<ns0:Status>", 1)

@@ -142,7 +142,11 @@ class World:
             finally:
                 await engine.dispose()
 
-        return asyncio.run(run())
+        done = asyncio.run(run())
+        # Written behind the adapter's back, as another replica would: forget what it cached.
+        if self.runtime is not None:
+            self.runtime.connections.clear()
+        return done
 
     def put_store(self, **overrides: Any) -> None:
         body = {
