@@ -45,6 +45,14 @@ def test_every_response_carries_a_request_id_and_keeps_a_sane_incoming_one(world
     assert replaced.headers["x-request-id"] != "bad id"
 
 
+def test_every_response_says_how_long_the_adapter_took_in_server_timing(world: World) -> None:
+    start = world.browser().get(f"{world.url}/sso/acme/okta/login")
+    assert start.status_code == 302
+    name, _, duration = start.headers["server-timing"].partition(";dur=")
+    assert name == "app"
+    assert 0 < float(duration) < 10_000
+
+
 def test_logout_sends_the_shopper_to_the_storefronts_logout(world: World) -> None:
     browser = world.browser()
     outcome = world.login(browser)
