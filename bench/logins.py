@@ -82,7 +82,8 @@ def process_tree_cpu(pid: int) -> float:
 
 
 class Bench:
-    def __init__(self) -> None:
+    def __init__(self, database_name: str = "sso_adapter_bench") -> None:
+        self.database_name = database_name
         self.op_server = ServerThread.bind("localhost")
         self.shop_server = ServerThread.bind("127.0.0.1")
         self.idp_server = ServerThread.bind("localhost")
@@ -102,14 +103,26 @@ class Bench:
         for idp in self.idps:
             self.idle_idps.put(idp)
 
-    def start_adapter(self, database: str, workers: int) -> tuple[subprocess.Popen[bytes], str]:
-        if database == "postgresql":
-            url = fresh_postgres_database("sso_adapter_bench")
-        else:
-            url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
-        port = free_port()
-        public = f"http://127.0.0.1:{port}"
-        env = {
+    def start_adapter(
+        self,
+        database: str,
+        workers: int,
+        *,
+        url: str | None = None,
+        port: int | None = None,
+        public: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> tuple[subprocess.Popen[bytes], str]:
+        """`sso-adapter serve` on a new database, or on `url` (another replica of it)."""
+        if url is None:
+            if database == "postgresql":
+                url = fresh_postgres_database(self.database_name)
+            else:
+                url = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
+        self.database_url = url
+        port = port or free_port()
+        public = public or f"http://127.0.0.1:{port}"
+        environment = {
             **os.environ,
             "SSO_ADAPTER_DATABASE_URL": url,
             "SSO_ADAPTER_SECRET_KEY": SECRET,
@@ -117,18 +130,20 @@ class Bench:
             "SSO_ADAPTER_PUBLIC_URL": public,
             "SSO_ADAPTER_ALLOW_INSECURE_LOOPBACK": "true",
             "SSO_ADAPTER_LOG_LEVEL": "WARNING",
+            **(env or {}),
         }
-        subprocess.run([SSO_ADAPTER, "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run([SSO_ADAPTER, "migrate"], env=environment, check=True, capture_output=True)
         process = subprocess.Popen(
             [SSO_ADAPTER, "serve", "--port", str(port), "--workers", str(workers)],
-            env=env,
+            env=environment,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
+        here = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{public}/readyz").status_code == 200:
+                if httpx.get(f"{here}/readyz").status_code == 200:
                     return process, public
             except httpx.HTTPError:
                 pass

@@ -216,3 +216,13 @@ class ExchangeCode(Base):
     access_token_sealed: Mapped[str] = mapped_column(Text)
     access_token_expires_at: Mapped[str | None] = mapped_column(String(64), nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class SchemaCompatibility(Base):
+    """One row: the oldest code revision that still works on the database's schema (see
+    migrations/versions/0005_schema_compatibility.py). Read by `/readyz` during upgrades."""
+
+    __tablename__ = "schema_compatibility"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    oldest_code_revision: Mapped[str] = mapped_column(String(32))

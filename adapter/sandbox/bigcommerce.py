@@ -7,11 +7,13 @@ customer, this storefront's channel, a relative `redirect_to`, and `request_ip` 
 present) equal to the browser's address. It refuses anything else with the reason recorded,
 and redirects to /login.php as BigCommerce does.
 
-Faults (429 with reset headers, 5xx) can be queued for the API to answer.
+Faults (429 with reset headers, 5xx) can be queued for the API to answer, or drawn at random
+for a share of calls (load tests). A fault is answered before the call has any effect.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 from collections.abc import Callable
@@ -87,6 +89,8 @@ class BigCommerceEmulator:
         self.clock = clock
         self.stores: dict[str, EmulatedStore] = {}
         self.faults: list[Fault] = []
+        self._random_faults: list[tuple[float, Fault]] = []
+        self._random = random.Random()  # noqa: S311 (which calls fail, not a secret)
         self.api_calls: list[tuple[str, str, int]] = []
         self.rejections: list[Rejection] = []
         self.acceptances: list[Acceptance] = []
@@ -142,12 +146,26 @@ class BigCommerceEmulator:
             }
         self.faults.extend(Fault(status, headers, method) for _ in range(times))
 
+    def fail_at_random(
+        self, *, share_429: float, share_500: float, reset_ms: int = 250, seed: int = 0
+    ) -> None:
+        """From now on answer a share of Customers API calls with 429 (and reset headers) and
+        another share with 500, drawn at random (seeded, so a run can be repeated)."""
+        limited = Fault(429, {"X-Rate-Limit-Time-Reset-Ms": str(reset_ms)})
+        self._random_faults = [(share_429, limited), (share_500, Fault(500))]
+        self._random = random.Random(seed)  # noqa: S311 (which calls fail, not a secret)
+
     # -- Customers v3 ------------------------------------------------------------------------
 
     def _take_fault(self, method: str) -> Fault | None:
         for i, fault in enumerate(self.faults):
             if fault.method in (None, method):
                 return self.faults.pop(i)
+        draw = self._random.random()
+        for share, fault in self._random_faults:
+            if draw < share:
+                return fault
+            draw -= share
         return None
 
     async def customers(self, request: Request) -> Response:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter import __version__
-from adapter.db.migrate import head_revision
+from adapter.db.migrate import known_revisions
 from adapter.services.current_customers import CurrentCustomers
 from adapter.services.exchange import TokenExchange
 from adapter.services.login import LoginService
@@ -79,7 +79,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.saml_login = SamlLogin(runtime, app.state.login_service)
     app.state.token_exchange = TokenExchange(runtime)
     app.state.current_customers = CurrentCustomers(runtime, app.state.login_service)
-    app.state.schema_head = head_revision(runtime.settings.database_url)
+    app.state.schema_revisions = known_revisions(runtime.settings.database_url)
     app.include_router(health.router)
     app.include_router(metrics_router)
     app.include_router(sso.router)

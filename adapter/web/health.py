@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
-from adapter.db.migrate import current_revision
+from adapter.db.migrate import current_revision, oldest_code_revision, schema_refusal
 
 router = APIRouter(include_in_schema=False)
 
@@ -24,9 +24,19 @@ async def readyz(request: Request) -> JSONResponse:
         return JSONResponse(
             {"status": "unavailable", "database": type(exc).__name__}, status_code=503
         )
-    head = request.app.state.schema_head
-    if current != head:
+    known = request.app.state.schema_revisions
+    oldest = None
+    if current not in known:  # a later release's schema: does it still serve this one?
+        try:
+            oldest = await oldest_code_revision(runtime.engine)
+        except Exception as exc:
+            return JSONResponse(
+                {"status": "unavailable", "database": type(exc).__name__}, status_code=503
+            )
+    refusal = schema_refusal(known, current, oldest)
+    if refusal is not None:
         return JSONResponse(
-            {"status": "unavailable", "schema": current, "expected": head}, status_code=503
+            {"status": "unavailable", "schema": current, "expected": known[0], "reason": refusal},
+            status_code=503,
         )
     return JSONResponse({"status": "ok", "schema": current})

@@ -8,7 +8,13 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-from adapter.db.migrate import downgrade, head_revision, upgrade
+from adapter.db.migrate import (
+    downgrade,
+    head_revision,
+    known_revisions,
+    schema_refusal,
+    upgrade,
+)
 from adapter.db.models import Base
 from tests.support.databases import fresh_database, sync_url
 
@@ -53,3 +59,39 @@ def test_revision_files_follow_the_naming_rule() -> None:
         rev, _, slug = path.stem.partition("_")
         assert rev.isdigit() and slug, path.name
     assert head_revision("sqlite://") is not None
+
+
+KNOWN = ("0005", "0004", "0003")
+
+
+def test_a_release_serves_its_own_schema() -> None:
+    assert schema_refusal(KNOWN, "0005", None) is None
+
+
+def test_a_release_refuses_a_schema_older_than_its_own() -> None:
+    assert "run migrate" in (schema_refusal(KNOWN, "0004", "0004") or "")
+    assert "run migrate" in (schema_refusal(KNOWN, None, None) or "")
+
+
+def test_a_release_serves_a_newer_schema_that_still_serves_it() -> None:
+    assert schema_refusal(KNOWN, "0007", "0005") is None
+    assert schema_refusal(KNOWN, "0007", "0004") is None
+
+
+def test_a_release_refuses_a_newer_schema_that_no_longer_serves_it() -> None:
+    assert "no longer serves" in (schema_refusal(KNOWN, "0007", "0006") or "")
+    assert "no longer serves" in (schema_refusal(KNOWN, "0007", None) or "")
+
+
+def test_the_compatibility_row_names_a_revision_that_exists(tmp_path: Path) -> None:
+    url = fresh_database(tmp_path, "compatibility_row")
+    upgrade(url)
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            oldest = conn.exec_driver_sql(
+                "SELECT oldest_code_revision FROM schema_compatibility"
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert oldest in known_revisions(url)

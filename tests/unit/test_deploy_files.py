@@ -3,11 +3,15 @@ container engine runs here, so the image itself is built elsewhere.)"""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+import kubernetes_validate
+import pytest
 import yaml
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+KUBERNETES_VERSION = "1.30"  # the oldest release the manifests are written for
 
 
 def test_image_runs_as_non_root_with_xmlsec1() -> None:
@@ -41,3 +45,25 @@ def test_kubernetes_has_job_deployment_with_probes_service_and_autoscaler() -> N
         "SSO_ADAPTER_SECRET_KEY",
     }
     assert kinds["Deployment"]["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"]
+    pause = container["lifecycle"]["preStop"]["exec"]["command"]
+    grace = kinds["Deployment"]["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace >= int(pause[-1]) + 30, "the pause and a 30 s graceful shutdown must fit"
+
+
+def _manifests() -> list[dict]:
+    text = (DEPLOY / "kubernetes" / "sso-adapter.yaml").read_text()
+    return [d for d in yaml.safe_load_all(text) if d]
+
+
+def test_kubernetes_manifests_validate_against_the_kubernetes_schemas() -> None:
+    for document in _manifests():
+        # Strict: a misspelled or misplaced field is an error, not silently dropped.
+        kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
+
+
+def test_the_schema_check_catches_a_misplaced_field() -> None:
+    [deployment] = [d for d in _manifests() if d["kind"] == "Deployment"]
+    broken = copy.deepcopy(deployment)
+    broken["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
