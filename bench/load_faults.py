@@ -43,7 +43,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.logins import Bench, free_port  # noqa: E402
+from bench.logins import Bench, browser_client, free_port  # noqa: E402
 from tests.support.saml_idp import request_id_of  # noqa: E402
 
 # The statuses the interface names for a refused login.
@@ -205,7 +205,7 @@ class LoadTest:
         subject, saml = self.pick.choice(self.subjects)
         login = self.saml if saml else self.oidc
         self.report.logins += 1
-        async with httpx.AsyncClient(timeout=60) as browser:
+        async with browser_client() as browser:
             try:
                 await login(browser, subject)
                 self.report.landed += 1
@@ -346,6 +346,7 @@ def run_load(
         return test.report
     finally:
         replicas.stop()
+        bench.close()
 
 
 def main() -> None:

@@ -32,6 +32,7 @@ import platform
 import queue
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -49,6 +50,7 @@ from adapter.clock import SystemClock  # noqa: E402
 from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt  # noqa: E402
 from adapter.sandbox.bigcommerce import BigCommerceEmulator  # noqa: E402
 from adapter.sandbox.oidc_provider import SandboxOidcProvider  # noqa: E402
+from bench.upstreams import Upstreams  # noqa: E402
 from tests.support.databases import fresh_postgres_database  # noqa: E402
 from tests.support.saml_idp import ENTRA_EMAIL, SandboxSamlIdp, request_id_of  # noqa: E402
 from tests.support.servers import ServerThread  # noqa: E402
@@ -57,6 +59,15 @@ ADMIN = "bench-admin-token-" + "b" * 24
 SECRET = "bench-master-key-" + "k" * 32
 SSO_ADAPTER = str(Path(sys.executable).parent / "sso-adapter")
 SIGNERS = 8
+
+
+# Every simulated browser is a new client (its own cookies); they share one TLS context,
+# which httpx would otherwise build, CA bundle and all, for each of them.
+_TLS = ssl.create_default_context()
+
+
+def browser_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(timeout=60, verify=_TLS)
 
 
 def free_port() -> int:
@@ -82,26 +93,40 @@ def process_tree_cpu(pid: int) -> float:
 
 
 class Bench:
-    def __init__(self, database_name: str = "sso_adapter_bench") -> None:
+    def __init__(
+        self, database_name: str = "sso_adapter_bench", *, upstreams_apart: bool = True
+    ) -> None:
+        """`upstreams_apart`: the OP and the emulator answer from a child process (the
+        benchmark's figures); otherwise from threads here, where a caller can reach into
+        them (the load test reads the emulator's customers and calls)."""
         self.database_name = database_name
-        self.op_server = ServerThread.bind("localhost")
-        self.shop_server = ServerThread.bind("127.0.0.1")
-        self.idp_server = ServerThread.bind("localhost")
-        self.op = SandboxOidcProvider(self.op_server.url, auto_login="default")
+        self.upstreams: Upstreams | None = None
+        if upstreams_apart:
+            self.upstreams = Upstreams()
+            self.op, self.shop = self.upstreams.op, self.upstreams.shop
+        else:
+            op_server = ServerThread.bind("localhost")
+            shop_server = ServerThread.bind("127.0.0.1")
+            self.op = SandboxOidcProvider(op_server.url, auto_login="default")
+            self.shop = BigCommerceEmulator(shop_server.url)
+            op_server.start(self.op.app())
+            shop_server.start(self.shop.app())
         self.op.add_user("default", "pw", email="default@example.com", email_verified=True)
-        self.shop = BigCommerceEmulator(self.shop_server.url)
-        self.idp = SandboxSamlIdp(self.idp_server.url)
-        self.op_server.start(self.op.app())
-        self.shop_server.start(self.shop.app())
-        self.idp_server.start(self.idp.app())
+        # The IdP's metadata names its SSO URL; the benchmark answers for it in-process.
+        self.idp = SandboxSamlIdp("http://localhost:9")
         self.client_secret = "bench-client-secret"
         self.stores = 0
         # The IdP's signing runs the xmlsec1 program: a pool of IdPs (same key) in threads.
         self.signers = ThreadPoolExecutor(max_workers=SIGNERS)
-        self.idps = [SandboxSamlIdp(self.idp_server.url) for _ in range(SIGNERS)]
+        self.idps = [SandboxSamlIdp("http://localhost:9") for _ in range(SIGNERS)]
         self.idle_idps: queue.Queue[SandboxSamlIdp] = queue.Queue()
         for idp in self.idps:
             self.idle_idps.put(idp)
+
+    def close(self) -> None:
+        self.signers.shutdown()
+        if self.upstreams is not None:
+            self.upstreams.close()
 
     def start_adapter(
         self,
@@ -201,7 +226,7 @@ class Bench:
         return float(response.headers["server-timing"].partition(";dur=")[2])
 
     async def oidc_login(self, public: str, user: str) -> list[float]:
-        async with httpx.AsyncClient(timeout=60) as browser:
+        async with browser_client() as browser:
             start = await browser.get(f"{public}/sso/bench/oidc/login", params={"login_hint": user})
             at_op = await browser.get(start.headers["location"])
             done = await browser.get(at_op.headers["location"])
@@ -211,7 +236,7 @@ class Bench:
 
     async def saml_login(self, public: str, user: str) -> list[float]:
         acs = f"{public}/sso/bench/saml/saml/acs"
-        async with httpx.AsyncClient(timeout=60) as browser:
+        async with browser_client() as browser:
             start = await browser.get(f"{public}/sso/bench/saml/login")
             location = start.headers["location"]
             relay = parse_qs(urlsplit(location).query)["RelayState"][0]
@@ -269,8 +294,9 @@ class LoginFailed(Exception):
 
 def crypto_floor(bench: Bench, public: str) -> dict[str, float]:
     from joserfc import jwt as jose_jwt
+    from joserfc.jwk import RSAKey
 
-    key = bench.op.signing_key
+    key = RSAKey.generate_key(2048, parameters={"kid": "floor"}, private=True)
     now = int(time.time())
     token = jose_jwt.encode(
         {"alg": "RS256", "kid": key.kid}, {"iss": "x", "sub": "s", "iat": now}, key
@@ -400,6 +426,7 @@ def main() -> None:
             finally:
                 process.terminate()
                 process.wait(timeout=30)
+    bench.close()
     write_results(rows, floor, machine())
 
 

@@ -284,11 +284,10 @@ def _encrypted(saml: SamlWorld, browser, extra_unsigned: bool, **respond):  # ty
     legit = root.find(f"{{{saml_ns}}}Assertion")
     position = list(root).index(legit)
     root.remove(legit)
-    sp_certificate = (
-        saml.world.engine.connect()
-        .exec_driver_sql("SELECT sp_certificate FROM connections WHERE slug = 'entra'")
-        .scalar_one()
-    )
+    with saml.world.engine.connect() as conn:
+        sp_certificate = conn.exec_driver_sql(
+            "SELECT sp_certificate FROM connections WHERE slug = 'entra'"
+        ).scalar_one()
     wrapper = etree.Element(f"{{{saml_ns}}}EncryptedAssertion", nsmap={"saml": saml_ns})
     wrapper.append(encrypt_for(sp_certificate, legit))
     root.insert(position, wrapper)

@@ -56,6 +56,8 @@ def clear_all_tables(engine: sa.Engine) -> None:
     tables = [t.name for t in reversed(Base.metadata.sorted_tables) if t.name not in SCHEMA_TABLES]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            # A test that left a transaction open would otherwise hang the suite here.
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '20s'")
             conn.exec_driver_sql(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
         else:
             for table in tables:
