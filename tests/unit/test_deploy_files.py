@@ -4,6 +4,9 @@ container engine runs here, so the image itself is built elsewhere.)"""
 from __future__ import annotations
 
 import copy
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import kubernetes_validate
@@ -67,3 +70,39 @@ def test_the_schema_check_catches_a_misplaced_field() -> None:
     broken["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+COMPOSE_ENV = {
+    "POSTGRES_PASSWORD": "example-password",
+    "SSO_ADAPTER_PUBLIC_URL": "https://sso.example.com",
+    "SSO_ADAPTER_SECRET_KEY": "k" * 32,
+    "SSO_ADAPTER_HOSTNAME": "sso.example.com",
+}
+
+
+def _compose_config(path: Path) -> subprocess.CompletedProcess[str]:
+    linter = shutil.which("docker-compose")
+    if linter is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("docker-compose is missing: scripts/bootstrap installs it")
+        pytest.skip("docker-compose is not installed (scripts/bootstrap installs it)")
+    return subprocess.run(
+        [linter, "-f", str(path), "config", "--quiet"],
+        env={**os.environ, **COMPOSE_ENV},
+        cwd=path.parent,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_compose_file_passes_the_compose_schema_check() -> None:
+    result = _compose_config(DEPLOY / "compose.yaml")
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_compose_check_catches_a_misspelled_option(tmp_path: Path) -> None:
+    text = (DEPLOY / "compose.yaml").read_text().replace("command:", "comand:", 1)
+    (tmp_path / "compose.yaml").write_text(text)
+    result = _compose_config(tmp_path / "compose.yaml")
+    assert result.returncode != 0 and "comand" in result.stderr
