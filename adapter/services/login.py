@@ -254,6 +254,40 @@ class LoginService:
             )
             await self._purge_now_and_then(session)
 
+    async def take_in_flight(
+        self,
+        state: str,
+        browser_id: str | None,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        trace: LoginTrace,
+        *,
+        what: str,
+        carrying: str | None = None,
+    ) -> tuple[PendingLogin, ChannelRecord]:
+        """The login in flight under `state`, for this browser, store and connection (and
+        carrying `carrying` in its payload), with its channel; refused otherwise."""
+        # Consumed in its own committed transaction: whatever happens next, never twice.
+        async with self._rt.sessions.begin() as session:
+            pending = await LoginStateRepository(session, self._rt.box, self._rt.clock).consume(
+                state=state, browser_id=browser_id
+            )
+        if pending is None or (carrying is not None and carrying not in pending.payload):
+            raise BadRequest(
+                f"{what} unknown, expired, used, or from another browser",
+                code="login_state_invalid",
+                public_message=(
+                    "This sign-in has expired or was started in another browser. "
+                    "Please start again."
+                ),
+            )
+        if pending.store_id != store.id or pending.connection_id != connection.id:
+            raise BadRequest(
+                "login state belongs to another connection", code="login_state_invalid"
+            )
+        trace.channel_id = pending.channel_id
+        return pending, admitted_channel(store, connection, pending.channel_id)
+
     async def _purge_now_and_then(self, session: Any) -> None:
         now = self._rt.clock.now()
         if now - self._last_purge < PURGE_INTERVAL_SECONDS:
@@ -278,27 +312,9 @@ class LoginService:
         state = params.get("state")
         if not state or len(state) > 512:
             raise BadRequest("callback without state", code="state_missing")
-        # Consumed in its own committed transaction: whatever happens next, never twice.
-        async with self._rt.sessions.begin() as session:
-            pending = await LoginStateRepository(session, self._rt.box, self._rt.clock).consume(
-                state=state, browser_id=browser_id
-            )
-        if pending is None:
-            raise BadRequest(
-                "login state unknown, expired, used, or from another browser",
-                code="login_state_invalid",
-                public_message=(
-                    "This sign-in has expired or was started in another browser. "
-                    "Please start again."
-                ),
-            )
-        if pending.store_id != store.id or pending.connection_id != connection.id:
-            raise BadRequest(
-                "login state belongs to another connection", code="login_state_invalid"
-            )
-        trace.channel_id = pending.channel_id
-        channel = admitted_channel(store, connection, pending.channel_id)
-
+        pending, channel = await self.take_in_flight(
+            state, browser_id, store, connection, trace, what="login state"
+        )
         identity = await self._rt.oidc.complete(
             oidc_client_settings(connection),
             params,

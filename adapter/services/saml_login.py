@@ -174,25 +174,9 @@ class SamlLogin:
         store, connection = await self._saml(store_slug, connection_slug, trace)
         if not token or len(token) > 512:
             raise BadRequest("finish without token", code="state_missing")
-        async with self._rt.sessions.begin() as session:
-            pending = await LoginStateRepository(session, self._rt.box, self._rt.clock).consume(
-                state=token, browser_id=browser_id
-            )
-        if pending is None or "identity" not in pending.payload:
-            raise BadRequest(
-                "SAML login unknown, expired, used, or from another browser",
-                code="login_state_invalid",
-                public_message=(
-                    "This sign-in has expired or was started in another browser. "
-                    "Please start again."
-                ),
-            )
-        if pending.store_id != store.id or pending.connection_id != connection.id:
-            raise BadRequest(
-                "login state belongs to another connection", code="login_state_invalid"
-            )
-        trace.channel_id = pending.channel_id
-        channel = admitted_channel(store, connection, pending.channel_id)
+        pending, channel = await self._login.take_in_flight(
+            token, browser_id, store, connection, trace, what="SAML login", carrying="identity"
+        )
         identity = identity_from_payload(pending.payload["identity"])
         return await self._login.conclude(
             store, connection, channel, pending, identity, request_ip, trace
