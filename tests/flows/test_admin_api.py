@@ -511,6 +511,21 @@ def test_test_login_shows_the_email_rules(world: World) -> None:
     assert _test_login(world, email_verified=False)["reason"] == "email_in_use"
 
 
+def test_test_login_refuses_a_look_alike_email_as_the_real_login_does(world: World) -> None:
+    world.shop.add_customer(STORE_HASH, "kate@example.com")
+    world.put_connection(link_by_email=True)
+    result = _test_login(world, email="\u212aate@example.com")  # Kelvin sign
+    assert result["outcome"] == "refused" and result["reason"] == "email_not_ascii"
+    assert world.links() == []
+
+
+def test_test_login_names_several_customers_with_the_email_as_ambiguous(world: World) -> None:
+    world.shop.add_customer(STORE_HASH, "new@example.com")
+    world.shop.add_customer(STORE_HASH, "NEW@example.com")
+    world.put_connection(link_by_email=True)
+    assert _test_login(world)["reason"] == "email_ambiguous"
+
+
 def test_test_login_refuses_claims_without_the_subject(world: World) -> None:
     answer = world.admin().post(
         "/stores/acme/connections/okta/test-login", json={"claims": {"email": "x@example.com"}}
