@@ -119,6 +119,7 @@ def oidc_client_settings(connection: ConnectionRecord) -> OidcClientSettings:
         subject_claim=body.subject_claim,
         allowed_tenants=frozenset(body.allowed_tenants) if body.allowed_tenants else None,
         groups_claim=body.groups_claim,
+        trusted_audiences=frozenset(body.trusted_audiences),
     )
 
 
