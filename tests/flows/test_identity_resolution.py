@@ -149,6 +149,18 @@ def test_profile_sync_never_writes_a_look_alike_email(world: World) -> None:
     assert next(iter(world.customers.values()))["email"] == "ada@example.com"
 
 
+def test_profile_sync_does_not_rewrite_an_email_that_differs_only_in_ascii_case(
+    world: World,
+) -> None:
+    world.put_connection(profile_sync="every_login")
+    assert world.login().landed
+    world.op.users["ada"].claims["email"] = "ADA@Example.com"
+    writes_before = [c for c in world.shop.api_calls if c[0] == "PUT"]
+    assert world.login().landed
+    assert next(iter(world.customers.values()))["email"] == "ada@example.com"
+    assert [c for c in world.shop.api_calls if c[0] == "PUT"] == writes_before
+
+
 def test_group_mapping_sets_the_new_customers_group(world: World) -> None:
     world.put_connection(
         groups_claim="groups",
