@@ -126,8 +126,8 @@ def check_claims(
         raise _refuse("aud missing or malformed")
     if expected.client_id not in audiences:
         raise _refuse("aud does not contain client_id")
-    # A list naming an audience twice is no token an OP means to issue; taking it as a set
-    # would let it pass for a single audience without azp.
+    # A list naming an audience twice is no token an OP means to issue: refused rather than
+    # guessed at (read as a set it is one audience, as a list several).
     if len(set(audiences)) != len(audiences):
         raise _refuse("aud lists an audience twice")
     # 3, second half: any other audience must be one the client trusts; a token also meant
