@@ -8,7 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,62}$"
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN)]
@@ -112,6 +120,11 @@ class OidcConnectionBody(_ConnectionCommon):
     subject_claim: str = Field(default="sub", min_length=1, max_length=128)
     allowed_tenants: list[str] | None = None
     groups_claim: str | None = Field(default=None, max_length=128)
+    # Other audiences an ID token may name besides client_id (OpenID Connect Core 3.1.3.7
+    # step 3); a token naming any audience not listed here is refused.
+    trusted_audiences: list[Annotated[str, Field(min_length=1, max_length=255)]] = Field(
+        default_factory=list, max_length=20
+    )
 
     @field_validator("scopes")
     @classmethod
@@ -127,6 +140,20 @@ class OidcConnectionBody(_ConnectionCommon):
         if self.allowed_tenants is not None and not self.allowed_tenants:
             raise ValueError("allowed_tenants must be null or list at least one tenant")
         return self
+
+    @field_validator("trusted_audiences")
+    @classmethod
+    def _audiences_exact(cls, audiences: list[str], info: ValidationInfo) -> list[str]:
+        # Audiences are compared exactly: an entry differing from the intended one by padding
+        # or an invisible character would trust an audience nobody meant, so it is refused
+        # rather than trimmed.
+        if any(a != a.strip() or not a.isprintable() for a in audiences):
+            raise ValueError("entries must be printable, without spaces around them")
+        if len(set(audiences)) != len(audiences):
+            raise ValueError("must not repeat an audience")
+        if info.data.get("client_id") in audiences:
+            raise ValueError("lists the audiences besides client_id, not client_id itself")
+        return audiences
 
 
 class SamlConnectionBody(_ConnectionCommon):

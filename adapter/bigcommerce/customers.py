@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 
+from adapter.core.emails import UnmatchableEmail, mailbox_key, same_mailbox
 from adapter.errors import UpstreamFailed
 
 _READ_RETRY_DELAYS = (0.2, 0.5, 1.0)
@@ -187,15 +188,23 @@ class CustomersApi:
         return data.get("allow_global_logins") is not False
 
     async def find_by_email(self, email: str) -> list[Customer]:
-        """Customers whose e-mail equals `email`, compared case-insensitively."""
-        wanted = {email, email.lower()}
+        """Customers whose e-mail names the same mailbox as `email` (`core.emails`: exact but
+        for the case of ASCII letters); none, without asking, for an address that rule never
+        matches."""
+        try:
+            key = mailbox_key(email)
+        except UnmatchableEmail:
+            return []
+        # Both spellings are ASCII; whatever BigCommerce's search folds, the filter below
+        # keeps only the same mailbox.
+        wanted = {email, key}
         response = await self._call(
             "GET", self._base, params={"email:in": ",".join(sorted(wanted)), "limit": 10}
         )
         if response.status_code != 200:
             raise self._fail("customer search", response)
         customers = [Customer.from_api(d) for d in self._data(response, "customer search")]
-        return [c for c in customers if c.email.casefold() == email.casefold()]
+        return [c for c in customers if same_mailbox(c.email, email)]
 
     async def get(self, customer_id: int) -> Customer | None:
         response = await self._call("GET", self._base, params={"id:in": str(customer_id)})

@@ -60,6 +60,10 @@ def verify_current_customer(
         raise _refuse("expired") from None
     except jwt.PyJWTError as exc:
         raise _refuse(type(exc).__name__) from None
+    # PyJWT takes a list that names this app among others; BigCommerce names only the app, and
+    # a token also meant for someone else is not ours to trust.
+    if claims.get("aud") not in (app_client_id, [app_client_id]):
+        raise _refuse("aud names another audience besides the app")
     # PyJWT checks exp against the real clock; ours may be a test's.
     now = clock.now()
     iat, exp = claims.get("iat"), claims.get("exp")

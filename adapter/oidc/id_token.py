@@ -43,6 +43,9 @@ class IdTokenExpectations:
     max_age_seconds: int = 600
     allowed_tenants: frozenset[str] | None = None
     access_token: str | None = None
+    # Audiences besides client_id that the operator trusts to share our ID tokens (3.1.3.7
+    # step 3); compared exactly, like client_id.
+    trusted_audiences: frozenset[str] = frozenset()
 
 
 def read_header(token: str, algorithms: Collection[str]) -> dict[str, Any]:
@@ -112,7 +115,7 @@ def check_claims(
     if claims.get("iss") != _expected_issuer(claims, expected):
         raise _refuse("iss mismatch")
 
-    # 3. aud contains our client id.
+    # 3. aud contains our client id, and no audience the client does not trust.
     aud = claims.get("aud")
     audiences = [aud] if isinstance(aud, str) else aud
     if (
@@ -123,6 +126,14 @@ def check_claims(
         raise _refuse("aud missing or malformed")
     if expected.client_id not in audiences:
         raise _refuse("aud does not contain client_id")
+    # A list naming an audience twice is no token an OP means to issue: refused rather than
+    # guessed at (read as a set it is one audience, as a list several).
+    if len(set(audiences)) != len(audiences):
+        raise _refuse("aud lists an audience twice")
+    # 3, second half: any other audience must be one the client trusts; a token also meant
+    # for someone else is refused, whoever that is and however like us it looks.
+    if set(audiences) - {expected.client_id} - expected.trusted_audiences:
+        raise _refuse("aud contains an untrusted audience")
     # 4/5. several audiences need azp; azp, when present, must be us.
     azp = claims.get("azp")
     if len(audiences) > 1 and azp is None:

@@ -54,6 +54,7 @@ class OidcClientSettings:
     subject_claim: str
     allowed_tenants: frozenset[str] | None
     groups_claim: str | None
+    trusted_audiences: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -280,6 +281,7 @@ class OidcRelyingParty:
             algorithms=algorithms,
             leeway_seconds=self._leeway,
             allowed_tenants=client.allowed_tenants,
+            trusted_audiences=client.trusted_audiences,
             access_token=access_token if isinstance(access_token, str) else None,
         )
         header = read_header(id_token, algorithms)

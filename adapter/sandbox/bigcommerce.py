@@ -29,6 +29,15 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 TOKEN_WINDOW_SECONDS = 30
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _fold(email: str) -> str:
+    # BigCommerce finds and keeps e-mails unique ignoring the case of ASCII letters only;
+    # str.lower() would also fold the Kelvin sign into "k" and hide look-alike bugs.
+    return email.translate(_ASCII_LOWER)
+
+
 KNOWN_CLAIMS = {
     "iss",
     "iat",
@@ -192,8 +201,8 @@ class BigCommerceEmulator:
     async def _list(self, store: EmulatedStore, request: Request) -> Response:
         found = list(store.customers.values())
         if "email:in" in request.query_params:
-            wanted = {e.strip().lower() for e in request.query_params["email:in"].split(",")}
-            found = [c for c in found if c["email"].lower() in wanted]
+            wanted = {_fold(e.strip()) for e in request.query_params["email:in"].split(",")}
+            found = [c for c in found if _fold(c["email"]) in wanted]
         if "id:in" in request.query_params:
             ids = {int(i) for i in request.query_params["id:in"].split(",") if i.isdigit()}
             found = [c for c in found if c["id"] in ids]
@@ -222,7 +231,7 @@ class BigCommerceEmulator:
                 )
             if len(password) < 7 or password.isalpha() or password.isdigit():
                 return JSONResponse({"status": 422, "title": "Password too weak"}, 422)
-            if any(c["email"].lower() == email.lower() for c in store.customers.values()):
+            if any(_fold(c["email"]) == _fold(email) for c in store.customers.values()):
                 return JSONResponse(
                     {
                         "status": 422,
@@ -250,6 +259,12 @@ class BigCommerceEmulator:
             customer = store.customers.get(int(item.get("id", 0)))
             if customer is None:
                 return JSONResponse({"status": 422, "title": "Unknown customer"}, 422)
+            email = item.get("email")
+            if isinstance(email, str) and any(
+                _fold(c["email"]) == _fold(email) and c["id"] != customer["id"]
+                for c in store.customers.values()
+            ):
+                return JSONResponse({"status": 422, "title": "Email already in use"}, 422)
             for key in ("email", "first_name", "last_name", "customer_group_id", "channel_ids"):
                 if key in item:
                     customer[key] = item[key]

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.bigcommerce.customers import CustomersApi
 from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
+from adapter.core.emails import UnmatchableEmail, mailbox_key
 from adapter.core.identity import Identity
 from adapter.core.records import StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
@@ -566,6 +567,15 @@ class AdminService:
         return await DryRun(self._rt, store_record, connection, idp_entity_id).run(request)
 
 
+def _unusable_email(email: str) -> str | None:
+    """The refusal a first login gets for an e-mail it may neither link nor create with."""
+    try:
+        mailbox_key(email)
+    except UnmatchableEmail as exc:
+        return exc.code
+    return None
+
+
 class DryRun:
     """Walks the login's decisions for given claims, reading but never writing."""
 
@@ -640,11 +650,15 @@ class DryRun:
             action, customer_id = "use_link", link.customer_id
         elif not identity.email:
             return self._refused("email_missing", **known)
+        elif (unusable := _unusable_email(identity.email)) is not None:
+            return self._refused(unusable, **known)
         else:
             customers: CustomersApi = self._rt.customers_api(store)
             matches = await customers.find_by_email(identity.email)
             verified = email_is_verified(identity, settings)
             may_link = settings.link_by_email and verified
+            if may_link and len(matches) > 1:
+                return self._refused("email_ambiguous", **known)
             if may_link and len(matches) == 1:
                 async with self._rt.sessions() as session:
                     other = await LinkRepository(session, self._rt.clock).find_for_customer(

@@ -12,6 +12,7 @@ from urllib.parse import urlencode, urlsplit
 from adapter.bigcommerce.storefront import default_graphql_url, login_with_customer_login_jwt
 from adapter.core.current_customer import CurrentCustomer, verify_current_customer
 from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
+from adapter.core.emails import UnmatchableEmail, mailbox_key, same_mailbox
 from adapter.core.identity import Identity
 from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
@@ -92,6 +93,21 @@ def clean_login_hint(value: str | None) -> str | None:
     return value
 
 
+def _may_write_email(idp_email: str | None, customer_email: str) -> bool:
+    """Whether profile sync writes the IdP's e-mail over the customer's.
+
+    Not when both name the same mailbox (a change of letter case is no change), and never an
+    address `core.emails` will not compare: a look-alike of someone else's address must not
+    become this customer's, as it may not when the customer is created."""
+    if idp_email is None:
+        return False
+    try:
+        mailbox_key(idp_email)
+    except UnmatchableEmail:
+        return False
+    return not same_mailbox(idp_email, customer_email)
+
+
 def oidc_client_settings(connection: ConnectionRecord) -> OidcClientSettings:
     body = connection.settings
     assert isinstance(body, OidcConnectionBody)
@@ -103,6 +119,7 @@ def oidc_client_settings(connection: ConnectionRecord) -> OidcClientSettings:
         subject_claim=body.subject_claim,
         allowed_tenants=frozenset(body.allowed_tenants) if body.allowed_tenants else None,
         groups_claim=body.groups_claim,
+        trusted_audiences=frozenset(body.trusted_audiences),
     )
 
 
@@ -439,7 +456,9 @@ class LoginService:
             raise NotAdmitted("linked customer no longer exists", code="customer_missing")
         first, last = customer_names(identity)
         wanted: dict[str, Any] = {"first_name": first, "last_name": last}
-        if identity.email and email_is_verified(identity, connection.settings):
+        if email_is_verified(identity, connection.settings) and _may_write_email(
+            identity.email, current.email
+        ):
             wanted["email"] = identity.email
         group = customer_group(identity, connection.settings)
         if group is not None:

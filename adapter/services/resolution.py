@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from adapter.bigcommerce.customers import Customer, CustomersApi, EmailInUse, NewCustomer
 from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
+from adapter.core.emails import UnmatchableEmail, mailbox_key
 from adapter.core.identity import Identity
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.audit import AuditLog, AuditRecord
@@ -27,6 +28,10 @@ CLAIM_TTL_SECONDS = 180.0
 # How long a concurrent first login waits for the holder to finish before giving up.
 CLAIM_WAIT_SECONDS = 20.0
 CLAIM_POLL_SECONDS = 0.05
+_UNUSABLE_EMAIL = (
+    "Your company account's e-mail address cannot be used for a store account here: it may "
+    "only contain plain letters, digits and punctuation. Please contact the store."
+)
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,17 @@ class IdentityResolver:
         settings = connection.settings
         if not identity.email:
             raise NotAdmitted("the IdP sent no e-mail for a first login", code="email_missing")
+        try:
+            mailbox_key(identity.email)
+        except UnmatchableEmail as exc:
+            # Neither linked nor created. Linking would compare it with customers' addresses,
+            # which no rule does safely for non-ASCII text (core.emails). Creating would put a
+            # look-alike of someone's address into BigCommerce, whose own uniqueness check and
+            # look-ups by typed address (password reset) may take it for that person's, or
+            # refuse that person's own address later.
+            raise NotAdmitted(
+                f"the IdP's e-mail {exc}", code=exc.code, public_message=_UNUSABLE_EMAIL
+            ) from None
         verified = email_is_verified(identity, settings)
         customers = self._rt.customers_api(store)
         may_link_by_email = settings.link_by_email and verified

@@ -316,6 +316,41 @@ def test_invalid_connection_bodies_are_refused(
     assert world.admin().get("/stores/acme/connections/bad").status_code == 404
 
 
+def test_connection_trusted_audiences_round_trip_and_default_to_none(world: World) -> None:
+    admin = world.admin()
+    body = connection_body(world, trusted_audiences=["reporting-api", "urn:example:audit"])
+    assert admin.put("/stores/acme/connections/entra", json=body).status_code == 201
+    read = admin.get("/stores/acme/connections/entra").json()["settings"]
+    assert read["trusted_audiences"] == ["reporting-api", "urn:example:audit"]
+
+    assert admin.put("/stores/acme/connections/entra", json=connection_body(world)).status_code
+    assert admin.get("/stores/acme/connections/entra").json()["settings"]["trusted_audiences"] == []
+
+
+@pytest.mark.parametrize(
+    "audiences",
+    [["api", "api"], ["api "], [" api"], [""], ["api\u200b"], ["adapter-client"], "api"],
+    ids=[
+        "repeated",
+        "trailing-space",
+        "leading-space",
+        "empty",
+        "zero-width-space",
+        "the-client-itself",
+        "not-a-list",
+    ],
+)
+def test_connection_with_unusable_trusted_audiences_is_refused(
+    world: World, audiences: object
+) -> None:
+    answer = world.admin().put(
+        "/stores/acme/connections/bad", json=connection_body(world, trusted_audiences=audiences)
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["field"].startswith("trusted_audiences")
+    assert world.admin().get("/stores/acme/connections/bad").status_code == 404
+
+
 def test_connection_without_secret_on_create_is_refused(world: World) -> None:
     body = connection_body(world)
     del body["client_secret"]
@@ -511,6 +546,21 @@ def test_test_login_shows_the_email_rules(world: World) -> None:
     assert _test_login(world, email_verified=False)["reason"] == "email_in_use"
 
 
+def test_test_login_refuses_a_look_alike_email_as_the_real_login_does(world: World) -> None:
+    world.shop.add_customer(STORE_HASH, "kate@example.com")
+    world.put_connection(link_by_email=True)
+    result = _test_login(world, email="\u212aate@example.com")  # Kelvin sign
+    assert result["outcome"] == "refused" and result["reason"] == "email_not_ascii"
+    assert world.links() == []
+
+
+def test_test_login_names_several_customers_with_the_email_as_ambiguous(world: World) -> None:
+    world.shop.add_customer(STORE_HASH, "new@example.com")
+    world.shop.add_customer(STORE_HASH, "NEW@example.com")
+    world.put_connection(link_by_email=True)
+    assert _test_login(world)["reason"] == "email_ambiguous"
+
+
 def test_test_login_refuses_claims_without_the_subject(world: World) -> None:
     answer = world.admin().post(
         "/stores/acme/connections/okta/test-login", json={"claims": {"email": "x@example.com"}}
@@ -575,6 +625,9 @@ def test_openapi_document_is_served(world: World) -> None:
     document = world.admin(None).get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert "/stores/{store}/links/{link_id}" in document["paths"]
+    oidc = document["components"]["schemas"]["OidcConnectionBody"]["properties"]
+    assert oidc["trusted_audiences"]["type"] == "array"
+    assert oidc["trusted_audiences"]["items"]["type"] == "string"
 
 
 def test_saml_connection_with_unparseable_metadata_is_refused_with_the_reason(world: World) -> None:

@@ -141,6 +141,24 @@ def test_apply_dry_run_prints_the_differences_and_writes_nothing(
     assert "connection shop-eu/okta: updated scopes" in real.stdout
 
 
+def test_apply_sets_and_updates_a_connections_trusted_audiences(
+    world: World, tmp_path: Path
+) -> None:
+    env = {"TEST_CLIENT_SECRET": world.shop_store.client_secret}
+    connection = "        channel_ids: [1]\n"
+    trusting = apply_yaml(world).replace(
+        connection, connection + "        trusted_audiences: [reporting-api]\n"
+    )
+    assert cli(world, "apply", write(tmp_path, trusting), **env).returncode == 0
+    settings = world.admin().get("/stores/shop-eu/connections/okta").json()["settings"]
+    assert settings["trusted_audiences"] == ["reporting-api"]
+
+    again = cli(world, "apply", write(tmp_path, apply_yaml(world)), **env)
+    assert "connection shop-eu/okta: updated trusted_audiences" in again.stdout
+    settings = world.admin().get("/stores/shop-eu/connections/okta").json()["settings"]
+    assert settings["trusted_audiences"] == []
+
+
 def test_apply_reports_a_changed_secret_without_printing_it(world: World, tmp_path: Path) -> None:
     path = write(tmp_path, apply_yaml(world))
     assert cli(world, "apply", path, TEST_CLIENT_SECRET="first-secret-value").returncode == 0

@@ -95,6 +95,72 @@ def test_customer_linked_to_another_subject_is_not_linked_again_by_email(world: 
     assert len(world.links()) == 1
 
 
+KELVIN_SIGN = "\u212a"  # case-folds, and even NFC-normalises, to the ASCII letter K
+
+
+def test_kelvin_sign_look_alike_is_not_linked_to_the_ascii_customer(world: World) -> None:
+    kate = world.shop.add_customer("acme1", "kate@example.com")
+    world.put_connection(link_by_email=True)
+    world.op.users["ada"].claims["email"] = f"{KELVIN_SIGN}ate@example.com"
+
+    outcome = world.login()
+
+    assert outcome.refusal.status_code == 403
+    assert outcome.storefront is None
+    assert world.links() == []
+    assert list(world.customers) == [kate["id"]]
+    [event] = world.events(kind="login", outcome="failure")
+    assert event["reason"] == "email_not_ascii"
+
+
+def test_long_s_look_alike_neither_links_nor_creates(world: World) -> None:
+    world.shop.add_customer("acme1", "rose@example.com")
+    world.put_connection(link_by_email=True)
+    world.op.users["ada"].claims["email"] = "ro\u017fe@example.com"
+
+    outcome = world.login()
+
+    assert outcome.refusal.status_code == 403
+    assert world.links() == [] and len(world.customers) == 1
+    assert world.events(kind="login", outcome="failure")[0]["reason"] == "email_not_ascii"
+
+
+def test_non_ascii_email_creates_no_customer(world: World) -> None:
+    world.op.users["ada"].claims["email"] = "jos\u00e9@example.com"
+    assert_refused_cleanly(world, world.login(), 403, reason="email_not_ascii")
+
+
+def test_ascii_email_in_another_letter_case_still_links(world: World) -> None:
+    kate = world.shop.add_customer("acme1", "KATE@Example.com")
+    world.put_connection(link_by_email=True)
+    world.op.users["ada"].claims["email"] = "kate@EXAMPLE.com"
+
+    assert world.login().landed
+
+    [link] = world.links()
+    assert link["customer_id"] == kate["id"]
+
+
+def test_profile_sync_never_writes_a_look_alike_email(world: World) -> None:
+    world.put_connection(profile_sync="every_login")
+    assert world.login().landed
+    world.op.users["ada"].claims["email"] = "\uff41da@example.com"  # fullwidth a
+    assert world.login().landed
+    assert next(iter(world.customers.values()))["email"] == "ada@example.com"
+
+
+def test_profile_sync_does_not_rewrite_an_email_that_differs_only_in_ascii_case(
+    world: World,
+) -> None:
+    world.put_connection(profile_sync="every_login")
+    assert world.login().landed
+    world.op.users["ada"].claims["email"] = "ADA@Example.com"
+    writes_before = [c for c in world.shop.api_calls if c[0] == "PUT"]
+    assert world.login().landed
+    assert next(iter(world.customers.values()))["email"] == "ada@example.com"
+    assert [c for c in world.shop.api_calls if c[0] == "PUT"] == writes_before
+
+
 def test_group_mapping_sets_the_new_customers_group(world: World) -> None:
     world.put_connection(
         groups_claim="groups",

@@ -45,6 +45,12 @@ CLAIM_VIOLATIONS = {
     "aud_missing": _drop("aud"),
     "several_audiences_without_azp": _set(aud=[CLIENT_ID, "another-client"]),
     "azp_of_another_client": _set(aud=[CLIENT_ID, "another-client"], azp="another-client"),
+    "aud_with_an_untrusted_audience_beside_azp": _set(
+        aud=[CLIENT_ID, "someone-else"], azp=CLIENT_ID
+    ),
+    "aud_with_the_client_twice": _set(aud=[CLIENT_ID, CLIENT_ID], azp=CLIENT_ID),
+    "aud_with_the_client_id_and_a_trailing_space": _set(aud=[CLIENT_ID + " "]),
+    "aud_with_the_client_id_in_another_case": _set(aud=CLIENT_ID.upper()),
     "expired": lambda c: c.update(exp=int(time.time()) - 3600, iat=int(time.time()) - 4000),
     "exp_missing": _drop("exp"),
     "iat_in_the_future": lambda c: c.update(
@@ -67,6 +73,30 @@ def test_id_token_breaking_a_claim_rule_is_refused(world: World, violation: str)
 
     assert_refused_cleanly(world, outcome, 401, reason="id_token_invalid")
     assert outcome.refusal.json()["error"] == "not_verified"
+
+
+def test_id_token_shared_with_an_audience_the_connection_trusts_is_accepted(
+    world: World,
+) -> None:
+    world.put_connection(trusted_audiences=["reporting-api"])
+    world.op.hooks.id_token_claims = _claims(_set(aud=[CLIENT_ID, "reporting-api"], azp=CLIENT_ID))
+    assert world.login().landed
+
+
+@pytest.mark.parametrize(
+    "audience",
+    ["Reporting-API", "reporting-api ", "reporting-api-2"],
+    ids=["other-case", "trailing-space", "another-audience"],
+)
+def test_id_token_shared_with_a_look_alike_of_a_trusted_audience_is_refused(
+    world: World, audience: str
+) -> None:
+    world.put_connection(trusted_audiences=["reporting-api"])
+    world.op.hooks.id_token_claims = _claims(_set(aud=[CLIENT_ID, audience], azp=CLIENT_ID))
+
+    outcome = world.login(headers=JSON)
+
+    assert_refused_cleanly(world, outcome, 401, reason="id_token_invalid")
 
 
 def _b64(data: bytes) -> str:

@@ -350,6 +350,33 @@ async def test_find_by_email_matches_case_insensitively(make_api: MakeApi) -> No
     assert fake.requests[0].headers["X-Auth-Token"] == API_TOKEN
 
 
+async def test_find_by_email_leaves_out_look_alikes_that_bigcommerce_returns(
+    make_api: MakeApi,
+) -> None:
+    fake = FakeBigCommerce(
+        ok(
+            customer(id_=1, email="kate@example.com"),
+            customer(id_=2, email="\u212aate@example.com"),  # Kelvin sign
+            customer(id_=3, email="\uff4bate@example.com"),  # fullwidth k
+        )
+    )
+    found = await (await make_api(fake)).find_by_email("Kate@example.com")
+    assert [c.id for c in found] == [1]
+
+
+@pytest.mark.parametrize(
+    "email",
+    ["\u212aate@example.com", "ro\u017fe@example.com", "jos\u00e9@example.com"],
+    ids=["kelvin-sign", "long-s", "accent"],
+)
+async def test_find_by_email_of_a_non_ascii_address_finds_nobody_without_asking(
+    make_api: MakeApi, email: str
+) -> None:
+    fake = FakeBigCommerce(ok(customer(id_=1, email="kate@example.com")))
+    assert await (await make_api(fake)).find_by_email(email) == []
+    assert fake.methods == []
+
+
 async def test_find_by_email_with_an_unexpected_body_raises_upstream_failed(
     make_api: MakeApi,
 ) -> None:
