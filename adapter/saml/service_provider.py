@@ -2,10 +2,11 @@
 
 pysaml2 checks the signature (with keys from the IdP's metadata only), the audience, the
 Destination and Recipient, InResponseTo, the validity windows and the status. Around it this
-module adds what it leaves to its caller: the raw document is parsed first without DTDs or
-entities, must hold exactly one assertion, must not use SHA-1 unless allowed, and the
-Issuer of response and assertion must be the IdP. What we read afterwards comes from the
-assertion pysaml2 verified, never from a second parse of the message.
+module adds what it leaves to its caller: the raw document is parsed first and refused if it
+declares a document type or entities, must hold exactly one assertion, must not use SHA-1
+unless allowed, and the Issuer of response and assertion must be the IdP. What we read
+afterwards comes from the assertion pysaml2 verified, never from a second parse of the
+message.
 """
 
 from __future__ import annotations
@@ -81,7 +82,9 @@ class VerifiedAssertion:
 def precheck_response(raw: bytes, *, allow_sha1: bool) -> None:
     """Checks on the document itself, before any cryptography."""
     try:
-        root = fromstring(raw)
+        # No document type declaration at all, not only no entities: an ATTLIST default is
+        # applied by the parser that builds what we read, yet is covered by no signature.
+        root = fromstring(raw, forbid_dtd=True)
     except DefusedXmlException:
         raise BadRequest("SAMLResponse uses a DTD or entities", code="saml_malformed") from None
     except ParseError:

@@ -317,3 +317,29 @@ def test_sha1_inside_an_encrypted_assertion_is_refused(saml: SamlWorld, browser)
         saml, browser, extra_unsigned=False, sign_alg=SIG_RSA_SHA1, digest_alg=DIGEST_SHA1
     )
     assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        "<!DOCTYPE ns0:Response>",
+        '<!DOCTYPE ns0:Response SYSTEM "saml.dtd">',
+        f'<!DOCTYPE ns0:Response [<!ATTLIST ns1:NameID Format CDATA "{PERSISTENT}">]>',
+    ],
+    ids=["bare", "external", "attlist_default"],
+)
+def test_any_document_type_declaration_is_refused_as_malformed(
+    saml: SamlWorld, browser, doctype: str
+) -> None:  # type: ignore[no-untyped-def]
+    # The ATTLIST default would hand the NameID a Format the IdP never signed: the parser
+    # applies it, the signature check does not see it.
+    saml.idp.name_id_format = None
+
+    def declare(xml: str) -> str:
+        return xml.replace('<?xml version="1.0"?>', '<?xml version="1.0"?>' + doctype, 1)
+
+    outcome = answer(saml, browser, edit=declare)
+    assert_refused_cleanly(saml.world, outcome, 400, reason="saml_malformed")
