@@ -6,7 +6,7 @@ module adds what it leaves to its caller: the raw document is parsed first and r
 declares a document type or entities, must hold exactly one assertion, must not use SHA-1
 unless allowed, and the Issuer of response and assertion must be the IdP. What we read
 afterwards comes from the assertion pysaml2 verified, never from a second parse of the
-message.
+message, and nothing of it stays in pysaml2's memory.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from xml.etree.ElementTree import ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.cache import Cache
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor
@@ -130,6 +131,16 @@ def _attributes(assertion: Any) -> dict[str, list[str]]:
     return found
 
 
+class _Forgetful(Cache):
+    """pysaml2's client files the subject and attributes of every response it parses in an
+    identity cache, for single logout and attribute queries we never make. Its default cache
+    lives in memory and is never emptied: over a process's life it would hold everyone who
+    signed in. This one keeps nothing."""
+
+    def set(self, name_id: Any, entity_id: Any, info: Any, not_on_or_after: Any = 0) -> None:
+        return None
+
+
 class ServiceProvider:
     def __init__(self, settings: ServiceProviderSettings, workdir: str):
         self.settings = settings
@@ -171,7 +182,7 @@ class ServiceProvider:
             }
         )
         self._config = config
-        self._client = Saml2Client(config)
+        self._client = Saml2Client(config, identity_cache=_Forgetful())
         if settings.crypto_backend == "inprocess":
             self._client.sec.crypto = InProcessXmlSecBackend(self._client.sec.crypto.xmlsec)
 
