@@ -42,7 +42,10 @@ class BrowserSsoExpectations:
 
 def _instant(value: str) -> datetime:
     # Read the way pysaml2 read it when it checked the window, so both agree on the instant.
-    return datetime.fromtimestamp(calendar.timegm(str_to_time(value)), UTC)
+    try:
+        return datetime.fromtimestamp(calendar.timegm(str_to_time(value)), UTC)
+    except (AttributeError, ValueError, OverflowError):
+        raise refuse("unreadable instant") from None
 
 
 def _check_issuer(issuer: Any, what: str, expected: BrowserSsoExpectations) -> None:
