@@ -4,10 +4,12 @@ what it keeps in memory once a response has been read."""
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Iterator
 
 import pytest
 
+from adapter.errors import NotVerified
 from adapter.saml.service_provider import ServiceProvider, ServiceProviderSettings
 from tests.support.certificates import self_signed
 from tests.support.saml_idp import SandboxSamlIdp
@@ -56,3 +58,27 @@ def test_nothing_about_the_people_who_signed_in_stays_in_memory(pair) -> None:  
     population = provider._client.users
     assert population.subjects() == []
     assert not getattr(population.cache, "_db", None)
+
+
+def test_a_refused_response_is_not_written_to_any_log(pair, capfd) -> None:  # type: ignore[no-untyped-def]
+    # pysaml2 logs through the standard library, around the adapter's redaction; at error
+    # level it wrote the whole response (subject, e-mail) to standard error when a signed
+    # element failed the schema. A signed Subject with an Issuer inside is such an element.
+    provider, idp = pair
+    request_id, _ = provider.authn_request(relay_state="r")
+    xml = idp.respond(
+        request_id, f"{SP}/acs", f"{SP}/metadata", sign_response=True, sign_assertion=False
+    )
+    xml = idp.resign(xml.replace("<ns1:Subject>", "<ns1:Subject><ns1:Issuer>x</ns1:Issuer>"))
+    reaching_root: list[str] = []
+    listener = logging.Handler()
+    listener.emit = lambda record: reaching_root.append(record.getMessage())  # type: ignore[method-assign]
+    logging.getLogger().addHandler(listener)
+    try:
+        with pytest.raises(NotVerified):
+            provider.verify(base64.b64encode(xml.encode()).decode(), request_id)
+    finally:
+        logging.getLogger().removeHandler(listener)
+    written = capfd.readouterr()
+    for text in (written.out, written.err, *reaching_root):
+        assert "ada@example.com" not in text and "ada-persistent-0001" not in text
