@@ -171,6 +171,10 @@ class _AuthnResponse(AuthnResponse):
 
 
 class _Client(Saml2Client):
+    """pysaml2's client, reading authentication responses with `_AuthnResponse`. It hooks a
+    method pysaml2 keeps private; should that change, no confirmation is remembered and every
+    response is refused ("no SubjectConfirmation"), never accepted unchecked."""
+
     def _parse_response(self, xmlstr, response_cls, service, binding, **kwargs):  # type: ignore[no-untyped-def]
         if response_cls is AuthnResponse:
             response_cls = _AuthnResponse
