@@ -1,8 +1,13 @@
 """Reading an IdP's SAML metadata: its entity id, where to send requests, its signing keys.
 
-Parsed with defusedxml (no DTD, no entities, no external references). A document that does
-not parse, names no IdP, or carries no usable signing certificate is refused with the reason,
-so an operator hears about it when saving the connection, not at the first login.
+Parsed with defusedxml, refusing any document type declaration (not only entities: an
+ATTLIST default would add attributes the document does not carry) and any external reference.
+pysaml2 parses the same document again when it loads it; this parse comes first on every path
+(saving a connection, whether the document was given or fetched from a URL, and the registry
+before it builds a service provider from stored or refetched metadata), so it keeps DTDs from
+pysaml2 too. A document that does not parse, names no IdP, or carries no usable signing
+certificate is refused with the reason, so an operator hears about it when saving the
+connection, not at the first login.
 """
 
 from __future__ import annotations
@@ -58,7 +63,7 @@ def parse_idp_metadata(document: str | bytes) -> IdpMetadata:
         raise InvalidMetadata("metadata is larger than 2 MiB")
     raw = raw.removeprefix(b"\xef\xbb\xbf")  # Entra's federation metadata starts with a BOM
     try:
-        root = fromstring(raw.lstrip())
+        root = fromstring(raw.lstrip(), forbid_dtd=True)
     except DefusedXmlException:
         raise InvalidMetadata("metadata uses a DTD or entities, which are refused") from None
     except ParseError as exc:

@@ -1,38 +1,47 @@
 """The SAML service provider of one connection, on pysaml2.
 
-pysaml2 checks the signature (with keys from the IdP's metadata only), the audience, the
-Destination and Recipient, InResponseTo, the validity windows and the status. Around it this
-module adds what it leaves to its caller: the raw document is parsed first without DTDs or
-entities, must hold exactly one assertion, must not use SHA-1 unless allowed, and the
-Issuer of response and assertion must be the IdP. What we read afterwards comes from the
-assertion pysaml2 verified, never from a second parse of the message.
+pysaml2 checks the signature (with keys from the IdP's metadata only), the validity windows
+and the status, and some of the rest loosely. Around it this module adds what it leaves to its
+caller: the raw document is parsed first and refused if it declares a document type or
+entities (before anything else parses it), must hold exactly one assertion and must not use
+SHA-1 unless allowed; afterwards every rule of the Web Browser SSO Profile is checked again,
+strictly (`browser_sso`). What we read comes from the assertion pysaml2 verified, never from a
+second parse of the message, and nothing of it stays in pysaml2's memory.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import os
 import shutil
 import tempfile
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
+from saml2.cache import Cache
 from saml2.client import Saml2Client
 from saml2.config import SPConfig
 from saml2.metadata import entity_descriptor
-from saml2.response import StatusError
+from saml2.response import AuthnResponse, StatusError
 from saml2.saml import NAMEID_FORMAT_PERSISTENT, NAMEID_FORMAT_TRANSIENT
 from saml2.sigver import SignatureError
 from saml2.xmldsig import DIGEST_SHA256, SIG_RSA_SHA256
 
 from adapter.errors import BadRequest, NotVerified
 from adapter.saml import schema
+from adapter.saml.browser_sso import (
+    BrowserSsoExpectations,
+    check_assertion,
+    check_response,
+    refuse,
+)
 from adapter.saml.crypto import InProcessXmlSecBackend
 
 SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
@@ -45,10 +54,6 @@ schema.install()
 MAX_RESPONSE_BYTES = 512 * 1024
 NAMEID_FORMAT_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 NAMEID_FORMAT_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
-
-
-def _refuse(rule: str) -> NotVerified:
-    return NotVerified(f"saml: {rule}", code="saml_response_invalid")
 
 
 @dataclass(frozen=True)
@@ -75,13 +80,18 @@ class VerifiedAssertion:
     name_id_format: str | None
     attributes: dict[str, list[str]]
     in_response_to: str | None
+    # The latest instant any of its validity windows closes. `verify` always sets it (the
+    # profile demands a NotOnOrAfter); None only in the console's dry run, which never
+    # reaches the replay ledger.
     not_on_or_after: datetime | None
 
 
 def precheck_response(raw: bytes, *, allow_sha1: bool) -> None:
     """Checks on the document itself, before any cryptography."""
     try:
-        root = fromstring(raw)
+        # No document type declaration at all, not only no entities: an ATTLIST default is
+        # applied by the parser that builds what we read, yet is covered by no signature.
+        root = fromstring(raw, forbid_dtd=True)
     except DefusedXmlException:
         raise BadRequest("SAMLResponse uses a DTD or entities", code="saml_malformed") from None
     except ParseError:
@@ -92,7 +102,7 @@ def precheck_response(raw: bytes, *, allow_sha1: bool) -> None:
         f".//{{{SAML}}}EncryptedAssertion"
     )
     if len(assertions) != 1:
-        raise _refuse(f"{len(assertions)} assertions instead of exactly one")
+        raise refuse(f"{len(assertions)} assertions instead of exactly one")
     # Encrypted content may only sit where SAML puts it; a stray EncryptedData could decrypt
     # to a second, unsigned assertion.
     allowed_parents = {
@@ -101,14 +111,14 @@ def precheck_response(raw: bytes, *, allow_sha1: bool) -> None:
     parents = {child: parent for parent in root.iter() for child in parent}
     for data in root.iter(f"{{{XENC}}}EncryptedData"):
         if parents.get(data) is None or parents[data].tag not in allowed_parents:
-            raise _refuse("EncryptedData outside an encrypted SAML element")
+            raise refuse("EncryptedData outside an encrypted SAML element")
     if not allow_sha1:
         for method in root.iter(f"{{{DS}}}SignatureMethod"):
             if "sha1" in (method.get("Algorithm") or "").lower():
-                raise _refuse("SHA-1 signature")
+                raise refuse("SHA-1 signature")
         for method in root.iter(f"{{{DS}}}DigestMethod"):
             if "sha1" in (method.get("Algorithm") or "").lower():
-                raise _refuse("SHA-1 digest")
+                raise refuse("SHA-1 digest")
 
 
 def _uses_sha1(signature: Any) -> bool:
@@ -127,9 +137,54 @@ def _attributes(assertion: Any) -> dict[str, list[str]]:
     return found
 
 
+def _quiet_pysaml2() -> None:
+    """pysaml2 logs through the standard library, around the adapter's one redaction step: at
+    error level it writes a refused response whole (subject, attributes) to standard error.
+    Its records go nowhere; the adapter's own log line and audit event say why a response
+    was refused, with the reason and without the document."""
+    logger = logging.getLogger("saml2")
+    logger.handlers[:] = [logging.NullHandler()]
+    logger.propagate = False
+
+
+class _Forgetful(Cache):
+    """pysaml2's client files the subject and attributes of every response it parses in an
+    identity cache, for single logout and attribute queries we never make. Its default cache
+    lives in memory and is never emptied: over a process's life it would hold everyone who
+    signed in. This one keeps nothing."""
+
+    def set(self, name_id: Any, entity_id: Any, info: Any, not_on_or_after: Any = 0) -> None:
+        return None
+
+
+class _AuthnResponse(AuthnResponse):
+    """pysaml2's response, remembering the assertion's SubjectConfirmations as they came:
+    `get_subject` keeps only those pysaml2 could confirm and drops the rest without a word,
+    yet every one of them must meet the profile."""
+
+    carried_confirmations: list[Any]
+
+    def get_subject(self, keys: Any = None) -> Any:
+        subject = getattr(self.assertion, "subject", None)
+        self.carried_confirmations = list(getattr(subject, "subject_confirmation", None) or [])
+        return super().get_subject(keys)
+
+
+class _Client(Saml2Client):
+    """pysaml2's client, reading authentication responses with `_AuthnResponse`. It hooks a
+    method pysaml2 keeps private; should that change, no confirmation is remembered and every
+    response is refused ("no SubjectConfirmation"), never accepted unchecked."""
+
+    def _parse_response(self, xmlstr, response_cls, service, binding, **kwargs):  # type: ignore[no-untyped-def]
+        if response_cls is AuthnResponse:
+            response_cls = _AuthnResponse
+        return super()._parse_response(xmlstr, response_cls, service, binding, **kwargs)
+
+
 class ServiceProvider:
     def __init__(self, settings: ServiceProviderSettings, workdir: str):
         self.settings = settings
+        _quiet_pysaml2()
         # pysaml2 reads keys from files: private to this process, removed with the directory.
         self._dir = tempfile.mkdtemp(prefix="sp-", dir=workdir)
         key_file = os.path.join(self._dir, "sp.key")
@@ -168,7 +223,7 @@ class ServiceProvider:
             }
         )
         self._config = config
-        self._client = Saml2Client(config)
+        self._client = _Client(config, identity_cache=_Forgetful())
         if settings.crypto_backend == "inprocess":
             self._client.sec.crypto = InProcessXmlSecBackend(self._client.sec.crypto.xmlsec)
 
@@ -206,57 +261,44 @@ class ServiceProvider:
                 f"saml: IdP status {type(exc).__name__}", code="idp_refused"
             ) from None
         except SignatureError as exc:
-            raise _refuse(f"signature ({type(exc).__name__})") from None
+            raise refuse(f"signature ({type(exc).__name__})") from None
         except Exception as exc:  # pysaml2 signals most refusals with assorted exceptions
-            raise _refuse(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            raise refuse(f"{type(exc).__name__}: {str(exc)[:200]}") from None
         if response is None:
-            raise _refuse("no response")
+            raise refuse("no response")
         return self._read(response, outstanding_request_id)
 
     def _read(self, response: Any, outstanding_request_id: str | None) -> VerifiedAssertion:
-        issuer = response.issuer()
-        if issuer != self.settings.idp_entity_id:
-            raise _refuse("response issuer is not the IdP")
         assertion = response.assertion  # the one pysaml2 verified; precheck allowed only one
         if assertion is None or len(getattr(response, "assertions", None) or [assertion]) != 1:
-            raise _refuse("not exactly one assertion after decryption")
+            raise refuse("not exactly one assertion after decryption")
         if not self.settings.allow_sha1:
             # Again after decryption: a signature inside an encrypted assertion was not
             # visible to the precheck.
             for signed in (response.response, assertion):
                 signature = getattr(signed, "signature", None)
                 if signature is not None and _uses_sha1(signature):
-                    raise _refuse("SHA-1 signature or digest")
-        if assertion.issuer is None or assertion.issuer.text != self.settings.idp_entity_id:
-            raise _refuse("assertion issuer is not the IdP")
-        in_response_to = response.in_response_to
-        if outstanding_request_id is None and in_response_to:
-            raise _refuse("InResponseTo without an outstanding request")
-        if outstanding_request_id is not None and in_response_to != outstanding_request_id:
-            raise _refuse("InResponseTo is not this browser's request")
+                    raise refuse("SHA-1 signature or digest")
+        expected = BrowserSsoExpectations(
+            sp_entity_id=self.settings.entity_id,
+            acs_url=self.settings.acs_url,
+            idp_entity_id=self.settings.idp_entity_id,
+            outstanding_request_id=outstanding_request_id,
+        )
+        check_response(response.response, expected)
         name_id = response.name_id
-        # The assertion stays replayable as long as any of its windows is open: keep it in the
-        # ledger until the latest of them.
-        windows = []
-        if assertion.conditions is not None and assertion.conditions.not_on_or_after:
-            windows.append(assertion.conditions.not_on_or_after)
-        for confirmation in getattr(assertion.subject, "subject_confirmation", None) or []:
-            data = confirmation.subject_confirmation_data
-            if data is not None and data.not_on_or_after:
-                windows.append(data.not_on_or_after)
-        not_on_or_after = max(
-            (datetime.strptime(w[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC) for w in windows),
-            default=None,
+        not_on_or_after = check_assertion(
+            assertion, name_id, getattr(response, "carried_confirmations", []), expected
         )
         return VerifiedAssertion(
             assertion_id=assertion.id,
-            issuer=issuer,
+            issuer=self.settings.idp_entity_id,
             name_id=name_id.text.strip() if name_id is not None and name_id.text else None,
             name_id_format=getattr(name_id, "format", None) or NAMEID_FORMAT_UNSPECIFIED,
             # Read from the verified assertion itself, never from pysaml2's merge of every
             # assertion it may have collected.
             attributes=_attributes(assertion),
-            in_response_to=in_response_to,
+            in_response_to=response.response.in_response_to,
             not_on_or_after=not_on_or_after,
         )
 

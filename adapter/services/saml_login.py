@@ -29,8 +29,6 @@ from adapter.services.runtime import Runtime
 REPLAY_NAMESPACE = "saml-assertion"
 FINISH_TTL_SECONDS = 120
 MIN_REPLAY_TTL_SECONDS = 300
-# An assertion that names no end of validity is remembered for a day.
-UNBOUNDED_REPLAY_TTL_SECONDS = 24 * 3600
 
 
 class SamlLogin:
@@ -77,11 +75,13 @@ class SamlLogin:
         return provider.verify(saml_response, request_id)
 
     async def _claim_assertion(self, connection_id: int, assertion: VerifiedAssertion) -> None:
-        ttl = float(UNBOUNDED_REPLAY_TTL_SECONDS)
-        if assertion.not_on_or_after is not None:
-            ttl = float(MIN_REPLAY_TTL_SECONDS)
-            remaining = assertion.not_on_or_after.timestamp()
-            ttl = max(ttl, remaining - self._rt.clock.now() + self._rt.settings.clock_skew_seconds)
+        # Remembered until its last window closes, so it is refused for as long as it is
+        # otherwise acceptable. An assertion without an end could never be forgotten safely:
+        # the profile check already refuses it; this one keeps the ledger from guessing.
+        if assertion.not_on_or_after is None:
+            raise NotVerified("saml: assertion without NotOnOrAfter", code="saml_response_invalid")
+        remaining = assertion.not_on_or_after.timestamp() - self._rt.clock.now()
+        ttl = max(float(MIN_REPLAY_TTL_SECONDS), remaining + self._rt.settings.clock_skew_seconds)
         async with self._rt.sessions.begin() as session:
             claimed = await Ledger(session, self._rt.box, self._rt.clock).claim(
                 REPLAY_NAMESPACE, f"{connection_id}:{assertion.assertion_id}", ttl_seconds=ttl

@@ -10,7 +10,7 @@ import pytest
 from saml2.saml import NAMEID_FORMAT_TRANSIENT
 from saml2.xmldsig import DIGEST_SHA1, SIG_RSA_SHA1
 
-from tests.support.assertions import assert_refused_cleanly
+from tests.support.assertions import assert_refused_cleanly, reference_of
 from tests.support.saml_idp import SandboxSamlIdp
 from tests.support.saml_world import SamlWorld, saml_world
 from tests.support.servers import ServerThread
@@ -262,10 +262,11 @@ def test_malformed_posts_are_refused_with_400(saml: SamlWorld, browser) -> None:
     assert saml.world.customers == {} and saml.world.links() == []
 
 
-def _encrypted(saml: SamlWorld, browser, extra_unsigned: bool, **respond):  # type: ignore[no-untyped-def]
+def _encrypted(saml: SamlWorld, browser, extra_unsigned: bool, answering=None, **respond):  # type: ignore[no-untyped-def]
     """The IdP's signed assertion, encrypted to the SP; optionally followed by a second,
     unsigned assertion for someone else, encrypted the same way (anyone can: the SP's
-    certificate is public)."""
+    certificate is public). `answering` makes the assertion answer another request than the
+    one this browser started (the unsigned Response still names this browser's)."""
     from lxml import etree
 
     from tests.support.saml_idp import encrypt_for
@@ -273,7 +274,7 @@ def _encrypted(saml: SamlWorld, browser, extra_unsigned: bool, **respond):  # ty
     saml_ns = "urn:oasis:names:tc:SAML:2.0:assertion"
     request_id, relay = saml.start(browser)
     xml = saml.idp.respond(
-        request_id,
+        answering or request_id,
         saml.acs_url,
         saml.sp_entity_id,
         sign_response=False,
@@ -281,6 +282,7 @@ def _encrypted(saml: SamlWorld, browser, extra_unsigned: bool, **respond):  # ty
         **respond,
     )
     root = etree.fromstring(xml.encode())
+    root.set("InResponseTo", request_id)
     legit = root.find(f"{{{saml_ns}}}Assertion")
     position = list(root).index(legit)
     root.remove(legit)
@@ -317,3 +319,193 @@ def test_sha1_inside_an_encrypted_assertion_is_refused(saml: SamlWorld, browser)
         saml, browser, extra_unsigned=False, sign_alg=SIG_RSA_SHA1, digest_alg=DIGEST_SHA1
     )
     assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+# -- what the profile demands and pysaml2 checks only when present, or loosely ---------------
+
+PERSISTENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent"
+
+
+def resigned(saml: SamlWorld, *edits):  # type: ignore[no-untyped-def]
+    """An edit of the signed Response (its assertion unsigned), signed again by the IdP: the
+    IdP itself sent it, so only the edit can be the reason for a refusal."""
+
+    def edit(xml: str) -> str:
+        for pattern, replacement in edits:
+            xml, count = re.subn(pattern, replacement, xml, flags=re.S)
+            assert count, f"nothing matched {pattern!r}"
+        return saml.idp.resign(xml)
+
+    return {"edit": edit, "sign_response": True, "sign_assertion": False}
+
+
+def assert_refused_by_rule(world: World, outcome, rule: str) -> None:  # type: ignore[no-untyped-def]
+    """Refused cleanly with 401, and the audit event names the rule that refused it (so the
+    edit, not some side effect of it, is what was caught)."""
+    assert_refused_cleanly(world, outcome, 401, reason="saml_response_invalid")
+    [event] = [
+        e
+        for e in world.events(kind="login", outcome="failure")
+        if e["reference"] == reference_of(outcome)
+    ]
+    assert rule in event["details"]["detail"], event["details"]["detail"]
+
+
+def test_every_audience_restriction_must_name_us(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # Core 2.5.1.4: several restrictions must all hold; pysaml2 accepts any one of them.
+    other = "<ns1:AudienceRestriction><ns1:Audience>https://other-sp.example/metadata</ns1:Audience></ns1:AudienceRestriction>"
+    outcome = answer(
+        saml, browser, **resigned(saml, (r"</ns1:Conditions>", other + "</ns1:Conditions>"))
+    )
+    assert_refused_by_rule(saml.world, outcome, "an AudienceRestriction does not name this SP")
+
+
+def test_assertion_without_audience_restriction_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    edit = (r"<ns1:AudienceRestriction>.*?</ns1:AudienceRestriction>", "")
+    outcome = answer(saml, browser, **resigned(saml, edit))
+    assert_refused_by_rule(saml.world, outcome, "no AudienceRestriction")
+
+
+def test_assertion_without_conditions_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    outcome = answer(saml, browser, **resigned(saml, (r"<ns1:Conditions .*?</ns1:Conditions>", "")))
+    assert_refused_by_rule(saml.world, outcome, "no AudienceRestriction")
+
+
+def test_bearer_confirmation_for_another_recipient_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # pysaml2 takes any non-empty Recipient; our own entity id is not our ACS either.
+    edit = (r'Recipient="[^"]+"', f'Recipient="{saml.sp_entity_id}"')
+    outcome = answer(saml, browser, **resigned(saml, edit))
+    assert_refused_by_rule(saml.world, outcome, "bearer Recipient is not this ACS")
+
+
+def test_bearer_confirmation_without_not_on_or_after_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    edit = (r'(<ns1:SubjectConfirmationData )NotOnOrAfter="[^"]+" ', r"\1")
+    outcome = answer(saml, browser, **resigned(saml, edit))
+    assert_refused_by_rule(saml.world, outcome, "without NotOnOrAfter")
+
+
+def test_assertion_that_never_expires_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # Without any NotOnOrAfter, the replay ledger could only guess how long to remember it.
+    outcome = answer(saml, browser, **resigned(saml, (r' NotOnOrAfter="[^"]+"', "")))
+    assert_refused_by_rule(saml.world, outcome, "without NotOnOrAfter")
+
+
+CM = "urn:oasis:names:tc:SAML:2.0:cm:"
+BEARER = rf'(<ns1:SubjectConfirmation Method="{CM}bearer">.*?</ns1:SubjectConfirmation>)'
+
+
+def test_sender_vouches_confirmation_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # pysaml2 runs no time check on a sender-vouches confirmation: the bearer's data, under
+    # another method, would pass without its NotOnOrAfter being looked at.
+    vouches = (f'Method="{CM}bearer"', f'Method="{CM}sender-vouches"')
+    outcome = answer(saml, browser, **resigned(saml, vouches))
+    assert_refused_by_rule(saml.world, outcome, "sender-vouches is not bearer")
+
+
+def test_holder_of_key_confirmation_beside_the_bearer_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # pysaml2 silently drops a holder-of-key confirmation that carries no key.
+    holder = rf'\1<ns1:SubjectConfirmation Method="{CM}holder-of-key"/>'
+    outcome = answer(saml, browser, **resigned(saml, (BEARER, holder)))
+    assert_refused_by_rule(saml.world, outcome, "holder-of-key is not bearer")
+
+
+def test_signed_response_without_destination_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # Bindings 3.5.5.2: a signed message must say where it is going.
+    outcome = answer(saml, browser, **resigned(saml, (r' Destination="[^"]+"', "")))
+    assert_refused_by_rule(saml.world, outcome, "signed Response without Destination")
+
+
+def test_unsigned_response_around_a_signed_assertion_may_omit_its_destination(
+    saml: SamlWorld, browser
+) -> None:  # type: ignore[no-untyped-def]
+    # Nothing protects an unsigned Destination: requiring it would stop no one. The signed
+    # Recipient, which must be our ACS, is what binds the assertion to this endpoint.
+    def drop(xml: str) -> str:
+        return re.sub(r' Destination="[^"]+"', "", xml, count=1)
+
+    assert answer(saml, browser, edit=drop, sign_response=False, sign_assertion=True).landed
+
+
+def test_unsigned_response_for_another_destination_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    def move(xml: str) -> str:
+        return xml.replace(f'Destination="{saml.acs_url}"', 'Destination="https://x.example/acs"')
+
+    outcome = answer(saml, browser, edit=move, sign_response=False, sign_assertion=True)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+@pytest.mark.parametrize(
+    "qualifier",
+    ['SPNameQualifier="https://other-sp.example/metadata"', 'NameQualifier="https://idp.other"'],
+    ids=["other_sp", "other_idp"],
+)
+def test_nameid_qualified_for_another_party_is_refused(saml: SamlWorld, browser, qualifier) -> None:  # type: ignore[no-untyped-def]
+    edit = (r"<ns1:NameID ", f"<ns1:NameID {qualifier} ")
+    outcome = answer(saml, browser, **resigned(saml, edit))
+    assert_refused_by_rule(saml.world, outcome, "Qualifier names another")
+
+
+def test_nameid_qualified_for_us_and_our_idp_is_accepted(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    ours = f'SPNameQualifier="{saml.sp_entity_id}" NameQualifier="{saml.idp.entity_id}"'
+    assert answer(saml, browser, **resigned(saml, (r"<ns1:NameID ", f"<ns1:NameID {ours} "))).landed
+
+
+def test_solicited_assertion_posted_as_idp_initiated_is_refused(saml: SamlWorld) -> None:
+    # A response captured on its way to one browser, its unsigned wrapper's InResponseTo
+    # removed, posted without RelayState from another: the signed confirmation still names
+    # the request it answers, and there is none outstanding here.
+    saml.configure(allow_idp_initiated=True)
+    request_id, _ = saml.start(saml.world.browser())
+    xml = saml.idp.respond(
+        request_id, saml.acs_url, saml.sp_entity_id, sign_response=False, sign_assertion=True
+    )
+    stripped = xml.replace(f' InResponseTo="{request_id}"', "", 1)
+    assert stripped.count(f'InResponseTo="{request_id}"') == 1  # the signed one remains
+    outcome = saml.post(saml.world.browser(), stripped, "")
+    assert_refused_by_rule(saml.world, outcome, "bearer InResponseTo without an outstanding")
+
+
+def test_confirmation_answering_another_request_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
+    # The unsigned Response names this browser's request, the signed assertion another one.
+    request_id, relay = saml.start(browser)
+    xml = saml.idp.respond(
+        "id-another-request",
+        saml.acs_url,
+        saml.sp_entity_id,
+        sign_response=False,
+        sign_assertion=True,
+    )
+    xml = xml.replace('InResponseTo="id-another-request"', f'InResponseTo="{request_id}"', 1)
+    outcome = saml.post(browser, xml, relay)
+    assert_refused_cleanly(saml.world, outcome, 401, reason="saml_response_invalid")
+
+
+def test_encrypted_confirmation_answering_another_request_is_refused(
+    saml: SamlWorld, browser
+) -> None:  # type: ignore[no-untyped-def]
+    # pysaml2 compares the confirmations' InResponseTo only in plaintext assertions.
+    outcome = _encrypted(saml, browser, extra_unsigned=False, answering="id-another-request")
+    assert_refused_by_rule(saml.world, outcome, "bearer InResponseTo is not this browser's")
+
+
+@pytest.mark.parametrize(
+    "doctype",
+    [
+        "<!DOCTYPE ns0:Response>",
+        '<!DOCTYPE ns0:Response SYSTEM "saml.dtd">',
+        f'<!DOCTYPE ns0:Response [<!ATTLIST ns1:NameID Format CDATA "{PERSISTENT}">]>',
+    ],
+    ids=["bare", "external", "attlist_default"],
+)
+def test_any_document_type_declaration_is_refused_as_malformed(
+    saml: SamlWorld, browser, doctype: str
+) -> None:  # type: ignore[no-untyped-def]
+    # The ATTLIST default would hand the NameID a Format the IdP never signed: the parser
+    # applies it, the signature check does not see it.
+    saml.idp.name_id_format = None
+
+    def declare(xml: str) -> str:
+        return xml.replace('<?xml version="1.0"?>', '<?xml version="1.0"?>' + doctype, 1)
+
+    outcome = answer(saml, browser, edit=declare)
+    assert_refused_cleanly(saml.world, outcome, 400, reason="saml_malformed")

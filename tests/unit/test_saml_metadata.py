@@ -38,6 +38,13 @@ def test_a_key_without_use_serves_for_signing() -> None:
             '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>',
             "DTD or entities",
         ),
+        ('<?xml version="1.0"?><!DOCTYPE md:EntityDescriptor>' + idp_metadata()[38:], "DTD"),
+        (
+            '<?xml version="1.0"?><!DOCTYPE md:EntityDescriptor '
+            '[<!ATTLIST md:IDPSSODescriptor WantAuthnRequestsSigned CDATA "false">]>'
+            + idp_metadata()[38:],
+            "DTD",
+        ),
         ("<x/>", "not a SAML 2.0 EntityDescriptor"),
         (idp_metadata(use="encryption"), "no usable signing certificate"),
         (idp_metadata().replace("HTTP-Redirect", "HTTP-Artifact"), "HTTP-Redirect"),
@@ -48,6 +55,8 @@ def test_a_key_without_use_serves_for_signing() -> None:
         "text",
         "broken",
         "dtd",
+        "doctype",
+        "attlist_default",
         "other_root",
         "encryption_key_only",
         "no_redirect",
