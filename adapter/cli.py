@@ -37,9 +37,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from adapter.db.engine import async_database_url
     from adapter.db.migrate import upgrade
+    from adapter.logging import configure_logging
 
     settings = _settings()
     settings.require_secret_key()
+    # From here on the process writes nothing but JSON lines (the migrations' too).
+    configure_logging(settings.log_level, json=settings.log_json)
     if async_database_url(settings.database_url).startswith("sqlite"):
         upgrade(settings.database_url)
     uvicorn.run(
@@ -57,6 +60,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # SIGTERM: stop accepting, let logins in flight finish.
         timeout_graceful_shutdown=30,
         log_level=settings.log_level.lower(),
+        # No handlers of uvicorn's own (plain text on stderr): its records go through ours,
+        # configured above and again by the app factory in each worker process.
+        log_config=None,
     )
     return EXIT_OK
 
