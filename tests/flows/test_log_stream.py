@@ -196,6 +196,16 @@ def _not_xml(served: Served, browser: httpx.Client) -> str:
     return reference_of(answer)
 
 
+def _too_many_fields(served: Served, browser: httpx.Client) -> str:
+    _, relay = served.start(browser)
+    fields = {f"field{i}": "x" for i in range(20)}
+    answer = browser.post(
+        f"{served.url}/sso/acme/{CONNECTION}/saml/acs", data={**fields, "RelayState": relay}
+    )
+    assert answer.status_code == 400, answer.text[:500]
+    return reference_of(answer)
+
+
 def _problems(
     lines: list[str], references: list[str], expected_subject: str, secrets: list[str]
 ) -> list[str]:
@@ -268,6 +278,7 @@ def test_the_log_of_refused_and_accepted_saml_logins_is_one_redacted_json_stream
         _forged_in_response_to(served, browser),
         _tampered(served, browser),
         _not_xml(served, browser),
+        _too_many_fields(served, browser),
     ]
     request_id, relay = served.start(browser)
     good = served.post(
@@ -289,3 +300,27 @@ def test_the_log_of_refused_and_accepted_saml_logins_is_one_redacted_json_stream
     ]
     expected_subject = f"{saml.idp.entity_id}!ada-persistent-0001"
     assert _problems(served.lines(), references, expected_subject, secrets) == []
+
+
+def test_a_refusal_that_quotes_a_document_is_cut_in_the_audit_trail_too(
+    world: World, idp_server: tuple[ServerThread, Dispatcher], capsys: pytest.CaptureFixture[str]
+) -> None:
+    saml = saml_world(world, idp_server)
+    browser = world.browser()
+    request_id, relay = saml.start(browser)
+    # pysaml2 quotes the InResponseTo it did not expect in the refusal it raises.
+    smuggled = f'<saml:AttributeValue xmlns:saml="{SAML_NS}">{GRACE_EMAIL}</saml:AttributeValue>'
+    xml = saml.idp.respond(
+        request_id + smuggled,
+        saml.acs_url,
+        saml.sp_entity_id,
+        sign_response=False,
+        sign_assertion=False,
+    )
+    refusal = saml.post(browser, xml, relay).refusal
+    assert refusal.status_code == 401
+    reference = reference_of(refusal)
+    [event] = [e for e in world.events(kind="login") if e["reference"] == reference]
+    assert event["details"]["detail"].startswith("saml: ")
+    assert GRACE_EMAIL not in json.dumps(dict(event), default=str)
+    assert GRACE_EMAIL not in capsys.readouterr().out
