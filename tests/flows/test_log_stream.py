@@ -324,3 +324,39 @@ def test_a_refusal_that_quotes_a_document_is_cut_in_the_audit_trail_too(
     assert event["details"]["detail"].startswith("saml: ")
     assert GRACE_EMAIL not in json.dumps(dict(event), default=str)
     assert GRACE_EMAIL not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("failure", ["database", "port"])
+def test_serve_that_cannot_start_says_so_in_json_lines_only(
+    world: World, tmp_path: Path, failure: str
+) -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen(1)
+    env = {
+        **os.environ,
+        "SSO_ADAPTER_DATABASE_URL": (
+            f"sqlite:///{tmp_path}/missing/directory/adapter.db"
+            if failure == "database"
+            else world.database_url
+        ),
+        "SSO_ADAPTER_SECRET_KEY": world.secret_key,
+        "SSO_ADAPTER_PUBLIC_URL": world.public_url,
+        "SSO_ADAPTER_ALLOW_INSECURE_LOOPBACK": "true",
+    }
+    port = busy.getsockname()[1] if failure == "port" else _free_port()
+    try:
+        done = subprocess.run(
+            [SSO_ADAPTER, "serve", "--port", str(port)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        busy.close()
+    assert done.returncode != 0
+    lines = (done.stdout + done.stderr).splitlines()
+    assert lines
+    records = [json.loads(line) for line in lines]
+    assert any(r["level"] == "error" for r in records), records
