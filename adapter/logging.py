@@ -139,7 +139,7 @@ def _log_uncaught(
     if issubclass(exc_type, KeyboardInterrupt):
         sys.__excepthook__(exc_type, exc, tb)
         return
-    structlog.get_logger("adapter").critical(
+    get_logger("adapter").critical(
         "uncaught_exception", thread=thread, exc_info=(exc_type, exc, tb)
     )
 
@@ -154,15 +154,11 @@ def _log_uncaught_in_thread(args: threading.ExceptHookArgs) -> None:
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     """Route structlog and every library's `logging` records to one handler on stdout."""
     threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    timestamper = structlog.processors.TimeStamper(fmt="iso", utc=True)
-    renderer: Any = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            timestamper,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             # Tracebacks become text here, so they are redacted with the rest.
             structlog.processors.format_exc_info,
             # Redacted before the record leaves structlog: any other handler (a test
@@ -174,27 +170,43 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
         logger_factory=structlog.stdlib.LoggerFactory(),
         cache_logger_on_first_use=False,
     )
-    formatter = ProcessorFormatter(
+    handler = _StdoutHandler()
+    handler.setFormatter(_formatter(json))
+    _route_every_record_to(handler, threshold)
+    # The warnings module writes to stderr by itself; through logging it is one more record.
+    logging.captureWarnings(True)
+    sys.excepthook = _log_uncaught
+    threading.excepthook = _log_uncaught_in_thread
+
+
+def _formatter(json: bool) -> ProcessorFormatter:
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    return ProcessorFormatter(
+        # A library's record gets the shape of ours, and the same redaction.
         foreign_pre_chain=[
             _library_record,
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            timestamper,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
+            _redact_processor,
         ],
+        # Both kinds of record arrive here redacted: ours in structlog's chain, a library's
+        # in the foreign_pre_chain above.
         processors=[
             structlog.stdlib.add_logger_name,
             ProcessorFormatter.remove_processors_meta,
-            _redact_processor,
             *([] if json else [_escape_controls]),
             renderer,
         ],
         pass_foreign_args=True,
     )
-    handler = _StdoutHandler()
-    handler.setFormatter(formatter)
-    handler._sso_adapter = True  # type: ignore[attr-defined]
 
+
+def _route_every_record_to(handler: logging.Handler, threshold: int) -> None:
+    handler._sso_adapter = True  # type: ignore[attr-defined]
     root = logging.getLogger()
     for existing in list(root.handlers):
         if getattr(existing, "_sso_adapter", False) or type(existing) is logging.StreamHandler:
@@ -221,10 +233,6 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     # pysaml2 calls critical gets through (its wording only, see _library_record).
     for name in _DOCUMENT_HANDLERS:
         logging.getLogger(name).setLevel(logging.CRITICAL)
-    # The warnings module writes to stderr by itself; through logging it is one more record.
-    logging.captureWarnings(True)
-    sys.excepthook = _log_uncaught
-    threading.excepthook = _log_uncaught_in_thread
 
 
 def get_logger(name: str) -> Any:
