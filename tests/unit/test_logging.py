@@ -242,7 +242,14 @@ def test_libraries_say_nothing_below_warning_even_when_we_log_at_debug(
     logging.getLogger("alembic.runtime.migration").info("Context impl SQLiteImpl.")
     logging.getLogger("xmlschema").info("loaded %s", SAML_DOCUMENT)
     get_logger("adapter.test").debug("ours_at_debug")
-    logging.getLogger("uvicorn.error").info("Started server process [%d]", 1)
+    # uvicorn sets its own loggers' levels when it starts a server (the test servers': WARNING).
+    server_logger = logging.getLogger("uvicorn.error")
+    level = server_logger.level
+    server_logger.setLevel(logging.NOTSET)
+    try:
+        server_logger.info("Started server process [%d]", 1)
+    finally:
+        server_logger.setLevel(level)
     events = [r["event"] for r in _lines(capsys.readouterr().out)]
     assert events == ["ours_at_debug", "Started server process [1]"]
 
