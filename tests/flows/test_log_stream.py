@@ -88,9 +88,12 @@ class Served:
         return answer
 
 
-@pytest.fixture
+@pytest.fixture(params=["inprocess", pytest.param("xmlsec1", marks=pytest.mark.xmlsec1)])
 def served(
-    world: World, idp_server: tuple[ServerThread, Dispatcher], tmp_path: Path
+    request: pytest.FixtureRequest,
+    world: World,
+    idp_server: tuple[ServerThread, Dispatcher],
+    tmp_path: Path,
 ) -> Iterator[Served]:
     saml = saml_world(world, idp_server)
     port = _free_port()
@@ -103,6 +106,8 @@ def served(
         "SSO_ADAPTER_ALLOW_INSECURE_LOOPBACK": "true",
         # The most talkative level: even then no library may dump what it was given.
         "SSO_ADAPTER_LOG_LEVEL": "DEBUG",
+        # Either crypto backend: pysaml2 logs more around the xmlsec1 program.
+        "SSO_ADAPTER_SAML_CRYPTO_BACKEND": request.param,
     }
     env.pop("SSO_ADAPTER_LOG_JSON", None)
     stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
