@@ -1,4 +1,5 @@
-"""Secrets are redacted in one logging processor, before anything is written."""
+"""One pipeline for every log record (ours and every library's): one JSON object a line, with
+secrets, documents and attacker-shaped text redacted before anything is written."""
 
 from __future__ import annotations
 
