@@ -9,6 +9,7 @@ its first tag on, the rest of the text goes). The rest is kept, cut in the middl
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -52,8 +53,14 @@ def _shorten(text: str, limit: int) -> str:
     return f"{text[:half]} …[{len(text) - 2 * half} characters cut]… {text[-half:]}"
 
 
+# What every shape above needs, at least: most values (codes, slugs, ids) have none of it.
+_MAYBE_SECRET = re.compile(r"[<=]|eyJ|-----|\b(?i:bearer|basic)\s")
+
+
 def redact_text(text: str, *, limit: int = MAX_VALUE_CHARS) -> str:
     """`text` with every secret- or document-shaped part cut out, at most about `limit` long."""
+    if len(text) < 100 and not _MAYBE_SECRET.search(text):
+        return text
     markup = _MARKUP.search(text)
     if markup is not None:
         # Whatever follows the first tag is document: an element's text is as personal as
@@ -67,12 +74,18 @@ def redact_text(text: str, *, limit: int = MAX_VALUE_CHARS) -> str:
     return _shorten(text, limit)
 
 
+@functools.lru_cache(maxsize=1024)
+def _is_secret_key(key: str) -> bool:
+    # Keys are the code's own names, a few dozen: the answer is kept.
+    return _SECRET_KEYS.search(key) is not None
+
+
 def redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, Mapping):
         return {
-            key: REDACTED if _SECRET_KEYS.search(str(key)) else redact_value(item)
+            key: REDACTED if _is_secret_key(str(key)) else redact_value(item)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple):
