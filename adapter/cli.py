@@ -33,13 +33,27 @@ class UsageError(Exception):
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    from adapter.logging import configure_logging, get_logger
+
+    settings = _settings()
+    settings.require_secret_key()
+    # From here on the process writes nothing but log records, one JSON object a line.
+    configure_logging(settings.log_level, json=settings.log_json)
+    try:
+        _serve(args, settings)
+    except Exception:
+        # Its last words too: a database error can quote a statement and its parameters.
+        get_logger("adapter.serve").error("serve_failed", exc_info=True)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
     from adapter.db.engine import async_database_url
     from adapter.db.migrate import upgrade
 
-    settings = _settings()
-    settings.require_secret_key()
     if async_database_url(settings.database_url).startswith("sqlite"):
         upgrade(settings.database_url)
     uvicorn.run(
@@ -57,8 +71,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # SIGTERM: stop accepting, let logins in flight finish.
         timeout_graceful_shutdown=30,
         log_level=settings.log_level.lower(),
+        # No handlers of uvicorn's own (plain text on stderr): its records go through ours,
+        # configured above and again by the app factory in each worker process.
+        log_config=None,
     )
-    return EXIT_OK
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

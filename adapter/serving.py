@@ -26,6 +26,8 @@ def uvicorn_server(app: ASGIApp, *, log_level: str = "warning") -> uvicorn.Serve
     config = uvicorn.Config(
         app,
         log_level=log_level,
+        # uvicorn's own handlers write plain text; without them its records reach ours.
+        log_config=None,
         access_log=False,
         lifespan="on",
         server_header=False,

@@ -32,6 +32,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     async_url = async_database_url(url)
+    # A database error quotes its statement in the log (a traceback), never the values bound
+    # to it: e-mail addresses, sealed secrets, one-time codes.
+    kwargs.setdefault("hide_parameters", True)
     if async_url.startswith("sqlite"):
         engine = create_async_engine(async_url, connect_args={"timeout": 30}, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)

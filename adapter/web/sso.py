@@ -7,11 +7,12 @@ import secrets
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
+from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.errors import AdapterError, BadRequest, NotVerified
-from adapter.logging import get_logger
+from adapter.logging import get_logger, redact_text
 from adapter.schemas import TokenExchange as TokenExchangeBody
 from adapter.services.login import LoginService, LoginTrace, request_origin
 from adapter.services.runtime import Runtime
@@ -54,14 +55,19 @@ async def login_failed(
     """One place turns a failed login into a log line, an audit event and an answer."""
     reference = new_reference()
     if isinstance(exc, AdapterError):
-        status, code, detail = exc.status, exc.code, exc.detail
+        status, code = exc.status, exc.code
+        # The detail may quote what was sent (a pysaml2 message with the InResponseTo): the
+        # audit trail gets it as the log does, without documents or secrets, and short.
+        detail = redact_text(exc.detail)
         # Which verification check failed is for the log, never for the answer.
         public_code = NotVerified.code if isinstance(exc, NotVerified) else exc.code
         message = exc.public_message
     else:
         status, code, detail = 500, "internal_error", type(exc).__name__
         public_code, message = "internal_error", AdapterError.public_message
-    log.warning(
+    # A refusal is one warning line, without a traceback: it is about the input. Only an
+    # error of our own (a 500) is logged as an error, with its traceback, redacted.
+    (log.warning if isinstance(exc, AdapterError) else log.error)(
         "login_failed",
         reference=reference,
         status=status,
@@ -251,7 +257,10 @@ async def saml_metadata(request: Request, store: str, connection: str) -> Respon
 async def saml_acs(request: Request, store: str, connection: str) -> Response:
     trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="saml")
     try:
-        form = await request.form(max_files=0, max_fields=10, max_part_size=1024 * 1024)
+        try:
+            form = await request.form(max_files=0, max_fields=10, max_part_size=1024 * 1024)
+        except HTTPException as exc:  # Starlette's refusal of an oversized or malformed form
+            raise BadRequest(f"form refused: {exc.detail}", code="saml_malformed") from None
         fields = {k: v for k, v in form.items() if isinstance(v, str)}
         with request.app.state.metrics.step("saml_acs"):
             url = await request.app.state.saml_login.acs(
