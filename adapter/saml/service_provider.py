@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 import os
 import shutil
 import tempfile
@@ -137,16 +136,6 @@ def _attributes(assertion: Any) -> dict[str, list[str]]:
     return found
 
 
-def _quiet_pysaml2() -> None:
-    """pysaml2 logs through the standard library, around the adapter's one redaction step: at
-    error level it writes a refused response whole (subject, attributes) to standard error.
-    Its records go nowhere; the adapter's own log line and audit event say why a response
-    was refused, with the reason and without the document."""
-    logger = logging.getLogger("saml2")
-    logger.handlers[:] = [logging.NullHandler()]
-    logger.propagate = False
-
-
 class _Forgetful(Cache):
     """pysaml2's client files the subject and attributes of every response it parses in an
     identity cache, for single logout and attribute queries we never make. Its default cache
@@ -184,7 +173,6 @@ class _Client(Saml2Client):
 class ServiceProvider:
     def __init__(self, settings: ServiceProviderSettings, workdir: str):
         self.settings = settings
-        _quiet_pysaml2()
         # pysaml2 reads keys from files: private to this process, removed with the directory.
         self._dir = tempfile.mkdtemp(prefix="sp-", dir=workdir)
         key_file = os.path.join(self._dir, "sp.key")
