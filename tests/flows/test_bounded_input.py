@@ -283,3 +283,15 @@ def test_what_no_route_answers_still_carries_a_reference(
         method, f"{world.url}{path}", headers={"Accept": "application/json"}
     )
     assert set(json_answer.json()) == {"error", "message", "reference"}
+
+
+def test_a_referer_that_does_not_parse_names_no_origin(world: World) -> None:
+    headers = {"Referer": "http://[::1/account.php"}
+    assert world.login(headers=headers).landed
+    answer = httpx.post(
+        f"{world.url}/sso/acme/okta/link",
+        data={"current_customer_jwt": "a.b.c"},
+        headers=headers,
+    )
+    assert answer.status_code in (401, 403)
+    assert audited(world, reference_of(answer))["reason"] != "internal_error"
