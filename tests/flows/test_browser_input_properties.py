@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote_from_bytes
 
 import httpx
+import hypothesis
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -20,6 +21,7 @@ from tests.support.servers import ServerThread
 from tests.support.world import CONNECTION, STORE, Dispatcher, World
 
 EXAMPLES = 40
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 # Odd bytes: control characters, NUL, invalid UTF-8, separators that must stay in one value.
 odd_bytes = st.one_of(
@@ -130,7 +132,13 @@ def check(response: httpx.Response) -> None:
             assert REFERENCE.search(response.text), response.text[:300]
 
 
-def run(strategy: st.SearchStrategy[Any], request: Callable[[Any], httpx.Response]) -> None:
+def run(
+    strategy: st.SearchStrategy[Any],
+    request: Callable[[Any], httpx.Response],
+    always: tuple[Any, ...] = (),
+) -> None:
+    """`request` for examples drawn from `strategy`, and for each of `always` first."""
+
     @given(example=strategy)
     @settings(
         max_examples=EXAMPLES,
@@ -142,6 +150,10 @@ def run(strategy: st.SearchStrategy[Any], request: Callable[[Any], httpx.Respons
     def answers_without_server_error(example: Any) -> None:
         check(request(example))
 
+    for known in always:
+        answers_without_server_error = hypothesis.example(example=known)(
+            answers_without_server_error
+        )
     answers_without_server_error()
 
 
@@ -161,8 +173,25 @@ def adapter(
         assert failure not in log, failure
 
 
-def accept() -> st.SearchStrategy[dict[str, str]]:
-    return st.sampled_from([{}, {"Accept": "application/json"}, {"Accept": "text/html"}])
+header_value = st.one_of(
+    st.sampled_from(["", "null", "https://shop.example.com", "http://[::1", "%zz", "a" * 5000]),
+    st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=60),
+)
+
+
+@st.composite
+def accept(draw: st.DrawFn) -> dict[str, Any]:
+    """Accept, and the headers a browser sends that the adapter reads: its cookie, Origin,
+    Referer and a proxy's X-Request-ID, with odd values."""
+    headers: dict[str, Any] = dict(
+        draw(st.sampled_from([{}, {"Accept": "application/json"}, {"Accept": "text/html"}]))
+    )
+    for name in draw(st.sets(st.sampled_from(["Cookie", "Origin", "Referer", "X-Request-ID"]))):
+        value = draw(header_value)
+        if name == "Cookie":
+            value = draw(st.sampled_from(["sso-browser=", "sso-browser=" + "A" * 43, ""])) + value
+        headers[name] = value.encode("latin-1")
+    return headers
 
 
 def test_login_start_never_fails_on_its_input(adapter: httpx.Client) -> None:
@@ -171,6 +200,11 @@ def test_login_start_never_fails_on_its_input(adapter: httpx.Client) -> None:
         st.tuples(segment, segment, query(names), accept()),
         lambda e: adapter.get(
             f"/sso/{encoded(_b(e[0]))}/{encoded(_b(e[1]))}/login?{e[2]}", headers=e[3]
+        ),
+        always=(
+            (STORE, CONNECTION, "channel_id=1&channel_id=2", {}),
+            (STORE, CONNECTION, "", {"Referer": b"http://[::1/account.php"}),
+            (STORE, "ok\x00ta", "", {}),
         ),
     )
 
@@ -192,6 +226,11 @@ def test_saml_acs_never_fails_on_its_input(adapter: httpx.Client) -> None:
         lambda e: adapter.post(
             f"/sso/{STORE}/{e[0]}/saml/acs", content=e[1][1], headers={**e[1][0], **e[2]}
         ),
+        always=(
+            (SAML_CONNECTION, (FORM, b"&".join(b"f%d=1" % i for i in range(50))), {}),
+            (SAML_CONNECTION, (FORM, b"SAMLResponse=" + b"A" * 1_100_000), {}),
+            (SAML_CONNECTION, ({"Content-Type": "multipart/form-data"}, b"--x\r\n"), {}),
+        ),
     )
 
 
@@ -208,6 +247,10 @@ def test_link_never_fails_on_its_input(adapter: httpx.Client) -> None:
         st.tuples(segment, body(names), accept()),
         lambda e: adapter.post(
             f"/sso/{STORE}/{encoded(_b(e[0]))}/link", content=e[1][1], headers={**e[1][0], **e[2]}
+        ),
+        always=(
+            (CONNECTION, (FORM, b"current_customer_jwt=a.b.c"), {"Referer": b"http://[::1"}),
+            (CONNECTION, (FORM, b"&".join(b"f%d=1" % i for i in range(50))), {}),
         ),
     )
 
@@ -232,6 +275,11 @@ def test_current_customer_and_token_exchange_never_fail_on_their_input(
             st.sampled_from([{}, {"Authorization": "Bearer x"}, {"Authorization": "Bearer \x7f"}]),
         ),
         lambda e: adapter.post(e[0], content=e[1][1], headers={**e[1][0], **e[2]}),
+        always=tuple(
+            (path, ({"Content-Type": "application/json"}, body), {})
+            for path in (f"/sso/{STORE}/current-customer", "/sso/token")
+            for body in (b"[" * 3000 + b"]" * 3000, b'"\xff"', b"x" * 100_000)
+        ),
     )
 
 
