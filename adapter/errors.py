@@ -5,6 +5,7 @@
     ├── NotVerified             401   an assertion or token that does not verify
     ├── NotAdmitted             403   a valid identity this store or channel does not admit
     ├── NotFound                404   unknown store or connection
+    ├── TooLarge                413   a request body over the limit of its endpoint
     ├── UpstreamFailed          502   the IdP or BigCommerce failed
     └── ConfigurationError      422   configuration that cannot be used (admin side)
 
@@ -52,6 +53,12 @@ class NotFound(AdapterError):
     status = 404
     code = "not_found"
     public_message = "This sign-in link is not known here."
+
+
+class TooLarge(AdapterError):
+    status = 413
+    code = "body_too_large"
+    public_message = "The request was too large. Please start again."
 
 
 class UpstreamFailed(AdapterError):

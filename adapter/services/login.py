@@ -59,7 +59,12 @@ def request_origin(origin: str | None, referer: str | None) -> str | None:
     """The page's origin, from the Origin header or, failing that, the Referer."""
     if origin and origin != "null":
         return origin.lower()
-    return _origin(referer) if referer else None
+    if not referer:
+        return None
+    try:
+        return _origin(referer)
+    except ValueError:  # "http://[::1": a Referer that does not parse names no origin
+        return None
 
 
 def parse_channel_id(value: str | None, store: StoreRecord) -> int:

@@ -9,11 +9,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter import __version__
 from adapter.db.migrate import known_revisions
+from adapter.errors import AdapterError, BadRequest, NotFound
+from adapter.logging import get_logger
 from adapter.services.current_customers import CurrentCustomers
 from adapter.services.exchange import TokenExchange
 from adapter.services.login import LoginService
@@ -23,6 +27,9 @@ from adapter.web import health, sso
 from adapter.web.admin.app import create_admin_app
 from adapter.web.metrics import Metrics
 from adapter.web.metrics import router as metrics_router
+from adapter.web.pages import error_response
+
+log = get_logger("adapter.web")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -80,9 +87,49 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.token_exchange = TokenExchange(runtime)
     app.state.current_customers = CurrentCustomers(runtime, app.state.login_service)
     app.state.schema_revisions = known_revisions(runtime.settings.database_url)
+    _answer_failures_with_a_reference(app)
     app.include_router(health.router)
     app.include_router(metrics_router)
     app.include_router(sso.router)
     app.mount("/admin/v1", create_admin_app(runtime))
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+def _answer_failures_with_a_reference(app: FastAPI) -> None:
+    """What no route answers itself (a URL no route matches, a method a route does not take,
+    an error a route let through) still gets the failure page or JSON, with a reference id
+    that the log line carries too. The admin API, mounted below, has its own error shape."""
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        reference = sso.new_reference()
+        log.info("request_refused", reference=reference, status=exc.status_code)
+        status = exc.status_code if 400 <= exc.status_code < 500 else 500
+        code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_request")
+        message = _MESSAGES.get(status, _MESSAGES[400])
+        response = error_response(
+            request, status=status, code=code, message=message, reference=reference
+        )
+        if exc.headers:  # an Allow header on 405
+            response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        reference = sso.new_reference()
+        log.error("request_failed", reference=reference, exc_info=exc)
+        return error_response(
+            request,
+            status=500,
+            code="internal_error",
+            message=AdapterError.public_message,
+            reference=reference,
+        )
+
+
+_MESSAGES = {
+    400: BadRequest.public_message,
+    404: NotFound.public_message,
+    405: NotFound.public_message,
+}

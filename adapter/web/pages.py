@@ -12,6 +12,8 @@ _TITLES = {
     401: "We could not verify your sign-in",
     403: "Sign-in not allowed",
     404: "Not found",
+    405: "Not found",
+    413: "This sign-in request was too large",
     502: "A service is not responding",
     500: "Something went wrong",
 }

@@ -4,22 +4,25 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
-from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from adapter.db.audit import AuditLog, AuditRecord
-from adapter.errors import AdapterError, BadRequest, NotVerified
+from adapter.errors import AdapterError, BadRequest, NotFound, NotVerified
 from adapter.logging import get_logger, redact_text
+from adapter.schemas import SLUG_PATTERN
 from adapter.schemas import TokenExchange as TokenExchangeBody
 from adapter.services.login import LoginService, LoginTrace, request_origin
 from adapter.services.runtime import Runtime
+from adapter.web.bodies import ACS_FORM_LIMIT, LINK_FORM_LIMIT, read_form, read_json
 from adapter.web.pages import error_response
 
 log = get_logger("adapter.sso")
 _BROWSER_ID = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_SLUG = re.compile(SLUG_PATTERN)
 
 
 def browser_cookie_name(runtime: Runtime) -> str:
@@ -37,6 +40,38 @@ def _runtime(request: Request) -> Runtime:
 
 def _service(request: Request) -> LoginService:
     return request.app.state.login_service
+
+
+def _printable(slug: str) -> str:
+    # What the URL asked for, as the log and the audit trail may hold it: no control
+    # characters, no NUL (which PostgreSQL refuses) and no lone surrogates.
+    return slug if _SLUG.match(slug) else ascii(slug)[:63]
+
+
+def _trace(store: str, connection: str | None = None, protocol: str | None = None) -> LoginTrace:
+    return LoginTrace(
+        store_slug=_printable(store),
+        connection_slug=None if connection is None else _printable(connection),
+        protocol=protocol,
+    )
+
+
+def _check_slugs(store: str, connection: str | None = None) -> None:
+    """No name that could never be configured reaches the configuration lookup."""
+    if not _SLUG.match(store):
+        raise NotFound(f"store is not a slug: {store[:63]!a}", code="unknown_store")
+    if connection is not None and not _SLUG.match(connection):
+        raise NotFound(f"connection is not a slug: {connection[:63]!a}", code="unknown_connection")
+
+
+def _single(request: Request, *names: str) -> dict[str, str | None]:
+    """The query parameters `names`, each given at most once."""
+    params = request.query_params
+    for name in names:
+        if len(params.getlist(name)) > 1:
+            # Two values for one name: refuse rather than guess which one counts.
+            raise BadRequest(f"query parameter {name} given twice", code="repeated_parameter")
+    return {name: params.get(name) for name in names}
 
 
 def _browser_id(request: Request) -> str | None:
@@ -148,15 +183,19 @@ async def _begin(
     request: Request,
     store: str,
     connection: str,
-    params: dict[str, str | None],
-    current_customer_jwt: str | None = None,
+    read_params: Callable[[], Awaitable[Mapping[str, str | None]]],
+    *,
+    link: bool = False,
 ) -> Response:
     """Start a login (or a link): remember it server-side, bind it to this browser, and send
     the browser to the IdP."""
-    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63])
+    trace = _trace(store, connection)
     runtime = _runtime(request)
     browser_id = _browser_id(request) or secrets.token_urlsafe(32)
     try:
+        _check_slugs(store, connection)
+        params = await read_params()
+        current_customer_jwt = (params.get("current_customer_jwt") or "") if link else None
         with request.app.state.metrics.step("login_start"):
             url = await _service(request).start(
                 store,
@@ -188,31 +227,36 @@ async def _begin(
 
 @router.get("/{store}/{connection}/login")
 async def start_login(request: Request, store: str, connection: str) -> Response:
-    return await _begin(request, store, connection, dict(request.query_params))
+    async def query() -> Mapping[str, str | None]:
+        return _single(request, "channel_id", "redirect_to", "login_hint")
+
+    return await _begin(request, store, connection, query)
 
 
 @router.post("/{store}/{connection}/link")
 async def start_link(request: Request, store: str, connection: str) -> Response:
     """Link the enterprise identity to the shopper signed in on the storefront, whom the
     Current Customer JWT names; then sign them in as usual."""
-    form = await request.form(max_files=0, max_fields=10, max_part_size=64 * 1024)
-    fields = {k: v for k, v in form.items() if isinstance(v, str)}
-    token = fields.get("current_customer_jwt") or ""
-    return await _begin(request, store, connection, dict(fields), current_customer_jwt=token)
+
+    async def form() -> Mapping[str, str | None]:
+        return await read_form(request, LINK_FORM_LIMIT)
+
+    return await _begin(request, store, connection, form, link=True)
 
 
 @router.post("/{store}/current-customer")
 async def current_customer(request: Request, store: str) -> Response:
     """Who is signed in on the storefront, by BigCommerce's Current Customer JWT, and the
     enterprise identities linked to them."""
-    trace = LoginTrace(store_slug=store[:63])
+    trace = _trace(store)
     try:
+        _check_slugs(store)
+        body = await read_json(request)
         try:
-            body = await request.json()
             token = body["current_customer_jwt"]
             if not isinstance(token, str):
                 raise TypeError(token)
-        except (ValueError, KeyError, TypeError):
+        except (KeyError, TypeError):
             raise BadRequest(
                 'body must be {"current_customer_jwt": …}', code="invalid_request"
             ) from None
@@ -224,11 +268,12 @@ async def current_customer(request: Request, store: str) -> Response:
 
 @router.get("/{store}/{connection}/oidc/callback")
 async def oidc_callback(request: Request, store: str, connection: str) -> Response:
-    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="oidc")
+    trace = _trace(store, connection, "oidc")
     params = {k: v for k, v in request.query_params.items()}
     if any(len(request.query_params.getlist(n)) > 1 for n in ("state", "code", "iss", "error")):
         params = {}  # repeated parameters: refuse rather than guess which one counts
     try:
+        _check_slugs(store, connection)
         with request.app.state.metrics.step("oidc_callback"):
             url = await _service(request).finish_oidc(
                 store,
@@ -245,8 +290,9 @@ async def oidc_callback(request: Request, store: str, connection: str) -> Respon
 
 @router.get("/{store}/{connection}/saml/metadata")
 async def saml_metadata(request: Request, store: str, connection: str) -> Response:
-    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="saml")
+    trace = _trace(store, connection, "saml")
     try:
+        _check_slugs(store, connection)
         document = await request.app.state.saml_login.metadata(store, connection)
     except Exception as exc:
         return await login_failed(request, exc, trace)
@@ -255,13 +301,10 @@ async def saml_metadata(request: Request, store: str, connection: str) -> Respon
 
 @router.post("/{store}/{connection}/saml/acs")
 async def saml_acs(request: Request, store: str, connection: str) -> Response:
-    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="saml")
+    trace = _trace(store, connection, "saml")
     try:
-        try:
-            form = await request.form(max_files=0, max_fields=10, max_part_size=1024 * 1024)
-        except HTTPException as exc:  # Starlette's refusal of an oversized or malformed form
-            raise BadRequest(f"form refused: {exc.detail}", code="saml_malformed") from None
-        fields = {k: v for k, v in form.items() if isinstance(v, str)}
+        _check_slugs(store, connection)
+        fields = await read_form(request, ACS_FORM_LIMIT)
         with request.app.state.metrics.step("saml_acs"):
             url = await request.app.state.saml_login.acs(
                 store,
@@ -280,12 +323,13 @@ async def saml_acs(request: Request, store: str, connection: str) -> Response:
 
 @router.get("/{store}/{connection}/saml/finish")
 async def saml_finish(request: Request, store: str, connection: str) -> Response:
-    trace = LoginTrace(store_slug=store[:63], connection_slug=connection[:63], protocol="saml")
+    trace = _trace(store, connection, "saml")
     try:
+        _check_slugs(store, connection)
         url = await request.app.state.saml_login.finish(
             store,
             connection,
-            request.query_params.get("token"),
+            _single(request, "token")["token"],
             browser_id=_browser_id(request),
             request_ip=request.client.host if request.client else None,
             trace=trace,
@@ -301,16 +345,20 @@ async def exchange_code(request: Request) -> Response:
     reference = new_reference()
     try:
         try:
-            body = TokenExchangeBody.model_validate(await request.json())
-        except (ValueError, ValidationError):
+            body = TokenExchangeBody.model_validate(await read_json(request))
+        except ValidationError:
             raise BadRequest('body must be {"code": …}', code="invalid_request") from None
         authorization = request.headers.get("authorization", "")
         secret = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
         exchanged = await request.app.state.token_exchange.redeem(body.code, secret)
-    except AdapterError as exc:
-        log.warning(
-            "token_exchange_failed", reference=reference, reason=exc.code, detail=exc.detail
-        )
+    except Exception as exc:
+        if not isinstance(exc, AdapterError):
+            log.exception("token_exchange_failed", reference=reference, reason="internal_error")
+            exc = AdapterError(type(exc).__name__)
+        else:
+            log.warning(
+                "token_exchange_failed", reference=reference, reason=exc.code, detail=exc.detail
+            )
         return JSONResponse(
             {"error": exc.code, "message": exc.public_message, "reference": reference},
             status_code=exc.status,
@@ -337,10 +385,11 @@ async def exchange_code(request: Request) -> Response:
 @router.get("/{store}/logout")
 async def logout(request: Request, store: str) -> Response:
     """Signs the shopper out of the storefront: BigCommerce's own logout page does it."""
-    trace = LoginTrace(store_slug=store[:63])
+    trace = _trace(store)
     try:
+        _check_slugs(store)
         url = await _service(request).logout_url(
-            store, request.query_params.get("channel_id"), trace
+            store, _single(request, "channel_id")["channel_id"], trace
         )
     except Exception as exc:
         return await login_failed(request, exc, trace)

@@ -34,6 +34,7 @@ from adapter.schemas import (
 from adapter.services.admin import MAX_PAGE, AdminService
 from adapter.services.runtime import Runtime
 from adapter.web.admin.auth import Unauthenticated, authenticate, bearer, require
+from adapter.web.bodies import ADMIN_BODY_LIMIT, BodyLimit
 
 log = get_logger("adapter.admin")
 
@@ -61,10 +62,12 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         404: "no such store, connection or link",
         409: "conflicts with what exists",
         502: "BigCommerce did not answer as expected",
+        413: f"the body is over {ADMIN_BODY_LIMIT} bytes",
         422: "the body or a parameter is not valid; `field` names it",
     }
     return {
-        s: {"model": ErrorBody, "description": described[s]} for s in (401, 403, 422, *statuses)
+        s: {"model": ErrorBody, "description": described[s]}
+        for s in (401, 403, 413, 422, *statuses)
     }
 
 
@@ -91,6 +94,14 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
     )
     app.state.runtime = runtime
     service = AdminService(runtime)
+
+    def refuse_body(exc: AdapterError) -> JSONResponse:
+        log.warning("admin_body_refused", reason=exc.code, detail=exc.detail)
+        return _error(exc.status, exc.code, exc.detail)
+
+    # FastAPI reads declared bodies itself, before any route code runs: the limit has to be
+    # in front of it.
+    app.add_middleware(BodyLimit, limit=ADMIN_BODY_LIMIT, refuse=refuse_body)
 
     @app.exception_handler(AdapterError)
     async def adapter_error(request: Request, exc: AdapterError) -> JSONResponse:
