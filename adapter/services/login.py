@@ -47,6 +47,9 @@ class LoginTrace:
     # Set once the store is found: only then is a failure filed under the store's name.
     store_known: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    # Named from the start, so that what is logged on the way (a claim that could not be
+    # given back, say) carries the reference the shopper will quote if the login fails.
+    reference: str = field(default_factory=lambda: secrets.token_hex(6))
 
 
 def _origin(url: str) -> str:

@@ -13,6 +13,7 @@ _TITLES = {
     403: "Sign-in not allowed",
     404: "Not found",
     502: "A service is not responding",
+    503: "Please try again in a moment",
     500: "Something went wrong",
 }
 
@@ -44,8 +45,13 @@ def error_response(
     message: str,
     reference: str,
     json: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        **(headers or {}),
+    }
     if json or wants_json(request):
         return JSONResponse(
             {"error": code, "message": message, "reference": reference},
