@@ -19,6 +19,7 @@ from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.config import ConfigRepository
 from adapter.db.exchange_codes import ExchangeCodes
+from adapter.db.intents import IntentRepository
 from adapter.db.ledger import Ledger
 from adapter.db.links import LinkRepository
 from adapter.db.login_states import LoginStateRepository, PendingLogin
@@ -298,6 +299,7 @@ class LoginService:
         self._last_purge = now
         await LoginStateRepository(session, self._rt.box, self._rt.clock).purge_expired()
         await Ledger(session, self._rt.box, self._rt.clock).purge_expired()
+        await IntentRepository(session, self._rt.clock).purge_expired()
 
     async def finish_oidc(
         self,
@@ -355,7 +357,7 @@ class LoginService:
             )
         else:
             resolution = await self._resolver.resolve(
-                store, connection, identity, channel.channel_id
+                store, connection, identity, channel.channel_id, reference=trace.reference
             )
         trace.customer_id = resolution.customer_id
         if resolution.how == "link" and connection.settings.profile_sync == "every_login":
