@@ -109,6 +109,8 @@ class BigCommerceEmulator:
         self.rejections: list[Rejection] = []
         self.acceptances: list[Acceptance] = []
         self.create_delay: float = 0.0
+        # Create calls received and not yet answered (a load test kills a replica meanwhile).
+        self.creations_in_flight = 0
         self._sessions: dict[str, tuple[str, int]] = {}
         # "Sign in with ..." links each storefront page shows (the demo sets them).
         self.sign_in_links: dict[tuple[str, int], list[tuple[str, str]]] = {}
@@ -170,6 +172,10 @@ class BigCommerceEmulator:
         after `delay` seconds (longer than the client's timeout: no answer at all)."""
         self.faults.append(Fault(status, {}, method, after_write=True, delay=delay))
 
+    def slow_down_creations(self, seconds: float) -> None:
+        """Every create call takes this long before it has its effect (0: at once)."""
+        self.create_delay = seconds
+
     def fail_at_random(
         self,
         *,
@@ -220,7 +226,11 @@ class BigCommerceEmulator:
                 headers=fault.headers,
             )
         handler = {"GET": self._list, "POST": self._create, "PUT": self._update}[method]
-        response = await handler(store, request)
+        self.creations_in_flight += method == "POST"
+        try:
+            response = await handler(store, request)
+        finally:
+            self.creations_in_flight -= method == "POST"
         if fault is not None:  # done, and the answer is lost on its way back
             self.lost_answers.append((method, request.url.path, response.status_code))
             if fault.delay:
