@@ -67,7 +67,8 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         422: "the body or a parameter is not valid; `field` names it",
     }
     return {
-        s: {"model": ErrorBody, "description": described[s]} for s in (401, 403, 422, *statuses)
+        s: {"model": ErrorBody, "description": described[s]}
+        for s in (401, 403, 422, 503, *statuses)
     }
 
 
