@@ -7,6 +7,8 @@
     ├── NotFound                404   unknown store or connection
     ├── TooLarge                413   a request body over the limit of its endpoint
     ├── UpstreamFailed          502   the IdP or BigCommerce failed
+    ├── Unavailable             503   try again shortly (answered with Retry-After)
+    │   └── DatabaseUnavailable 503   the database cannot be reached
     └── ConfigurationError      422   configuration that cannot be used (admin side)
 
 Each error carries `detail`, the precise reason, for the log and the audit trail only: a
@@ -66,6 +68,35 @@ class UpstreamFailed(AdapterError):
     code = "upstream_failed"
     public_message = (
         "A service we depend on did not answer as expected. Please try again in a few minutes."
+    )
+
+
+class Unavailable(AdapterError):
+    """Nothing is wrong with the request: the same request a little later should succeed.
+
+    `retry_after` (seconds) goes out in the Retry-After header.
+    """
+
+    status = 503
+    code = "service_unavailable"
+    public_message = "The sign-in service is busy. Please try again in a few seconds."
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        code: str | None = None,
+        public_message: str | None = None,
+        retry_after: int = 5,
+    ):
+        super().__init__(detail, code=code, public_message=public_message)
+        self.retry_after = retry_after
+
+
+class DatabaseUnavailable(Unavailable):
+    code = "database_unavailable"
+    public_message = (
+        "The sign-in service is briefly unavailable. Please try again in a few seconds."
     )
 
 

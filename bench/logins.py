@@ -137,8 +137,11 @@ class Bench:
         port: int | None = None,
         public: str | None = None,
         env: dict[str, str] | None = None,
+        log: Path | None = None,
+        migrate: bool = True,
     ) -> tuple[subprocess.Popen[bytes], str]:
-        """`sso-adapter serve` on a new database, or on `url` (another replica of it)."""
+        """`sso-adapter serve` on a new database, or on `url` (another replica of it); its
+        log lines appended to `log` if given."""
         if url is None:
             if database == "postgresql":
                 url = fresh_postgres_database(self.database_name)
@@ -157,13 +160,19 @@ class Bench:
             "SSO_ADAPTER_LOG_LEVEL": "WARNING",
             **(env or {}),
         }
-        subprocess.run([SSO_ADAPTER, "migrate"], env=environment, check=True, capture_output=True)
+        if migrate:
+            subprocess.run(
+                [SSO_ADAPTER, "migrate"], env=environment, check=True, capture_output=True
+            )
+        output = subprocess.DEVNULL if log is None else log.open("ab")
         process = subprocess.Popen(
             [SSO_ADAPTER, "serve", "--port", str(port), "--workers", str(workers)],
             env=environment,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
         )
+        if log is not None:
+            output.close()  # the child has its own copy
         here = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:

@@ -12,6 +12,7 @@ import secrets
 import string
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -35,6 +36,8 @@ class Customer:
     last_name: str
     customer_group_id: int
     channel_ids: tuple[int, ...] | None
+    # BigCommerce's clock, to the second; None when the answer does not say.
+    date_created: datetime | None = None
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> Customer:
@@ -46,7 +49,19 @@ class Customer:
             last_name=str(data.get("last_name") or ""),
             customer_group_id=int(data.get("customer_group_id") or 0),
             channel_ids=tuple(int(c) for c in channels) if isinstance(channels, list) else None,
+            date_created=_timestamp(data.get("date_created")),
         )
+
+
+def _timestamp(value: Any) -> datetime | None:
+    """An ISO 8601 time as BigCommerce writes it (`2026-12-01T07:30:00Z`), in UTC."""
+    if not isinstance(value, str):
+        return None
+    try:
+        stamp = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)

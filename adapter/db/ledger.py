@@ -3,6 +3,12 @@
 `claim` is an atomic insert: of two replicas claiming the same value, exactly one wins. Rows
 live until their expiry, after which the value may be claimed again (an expired assertion or
 token is refused on its own dates anyway).
+
+A claim's expiry is its identity: `extend` and `release` touch the row only while it still
+carries the expiry the holder knows, so a holder whose claim lapsed and was taken by a
+successor can neither free nor prolong the successor's. A holder that dies keeps its claim
+until the expiry; a holder should therefore claim for a short lease and extend it only just
+before the long step it protects.
 """
 
 from __future__ import annotations
@@ -10,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,6 +74,23 @@ class Ledger:
         if inserted is None:
             return None
         return Claim(namespace, value_hash, values["expires_at"])
+
+    async def extend(self, claim: Claim, *, ttl_seconds: float) -> Claim | None:
+        """The claim with its expiry moved to now + `ttl_seconds`, or None when it is no
+        longer this holder's (it lapsed and a successor took it)."""
+        expires_at = self._now() + timedelta(seconds=ttl_seconds)
+        result = await self._session.execute(
+            update(UsedValue)
+            .where(
+                UsedValue.namespace == claim.namespace,
+                UsedValue.value_hash == claim.value_hash,
+                UsedValue.expires_at == claim.expires_at,
+            )
+            .values(expires_at=expires_at)
+        )
+        if (result.rowcount or 0) != 1:
+            return None
+        return Claim(claim.namespace, claim.value_hash, expires_at)
 
     async def release(self, claim: Claim) -> None:
         """Give a claim back; only the holder's own (its expiry marks it), never a successor's

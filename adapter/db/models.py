@@ -136,6 +136,28 @@ class Link(Base):
     login_count: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class CreationIntent(Base):
+    """A customer creation about to be asked of BigCommerce, written before the request.
+
+    If BigCommerce creates the customer but its answer is lost (a timeout, a 5xx after the
+    write, a replica killed mid-call), the subject's next first login finds the customer by
+    e-mail, created at or after this row, and adopts it. Deleted once the link is written;
+    purged when too old to adopt by.
+    """
+
+    __tablename__ = "creation_intents"
+    __table_args__ = (
+        Index("ix_creation_intents_connection_id_subject", "connection_id", "subject"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(512))
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class LoginState(Base):
     """One login in flight, keyed by a hash of its `state`, bound to one browser."""
 

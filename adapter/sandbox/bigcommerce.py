@@ -8,16 +8,20 @@ present) equal to the browser's address. It refuses anything else with the reaso
 and redirects to /login.php as BigCommerce does.
 
 Faults (429 with reset headers, 5xx) can be queued for the API to answer, or drawn at random
-for a share of calls (load tests). A fault is answered before the call has any effect.
+for a share of calls (load tests). Such a fault is answered before the call has any effect.
+A lost answer is the other kind: the call takes effect (the customer is created), then the
+client gets a 500, or nothing until its timeout, as when a connection drops after the write.
 """
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from html import escape
 from typing import Any
 from urllib.parse import quote
@@ -52,11 +56,18 @@ KNOWN_CLAIMS = {
 }
 
 
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @dataclass
 class Fault:
     status: int
     headers: dict[str, str] = field(default_factory=dict)
     method: str | None = None  # only calls of this method, or any
+    # The call takes effect first; then this answer replaces its own, after `delay` seconds.
+    after_write: bool = False
+    delay: float = 0.0
 
 
 @dataclass
@@ -101,9 +112,14 @@ class BigCommerceEmulator:
         self._random_faults: list[tuple[float, Fault]] = []
         self._random = random.Random()  # noqa: S311 (which calls fail, not a secret)
         self.api_calls: list[tuple[str, str, int]] = []
+        # Calls that took effect but whose answer was replaced by a fault: (method, path, the
+        # status the call really had).
+        self.lost_answers: list[tuple[str, str, int]] = []
         self.rejections: list[Rejection] = []
         self.acceptances: list[Acceptance] = []
         self.create_delay: float = 0.0
+        # Create calls received and not yet answered (a load test kills a replica meanwhile).
+        self.creations_in_flight = 0
         self._sessions: dict[str, tuple[str, int]] = {}
         # "Sign in with ..." links each storefront page shows (the demo sets them).
         self.sign_in_links: dict[tuple[str, int], list[tuple[str, str]]] = {}
@@ -137,7 +153,10 @@ class BigCommerceEmulator:
             "customer_group_id": fields.get("customer_group_id", 0),
             "origin_channel_id": fields.get("origin_channel_id", 1),
             "channel_ids": fields.get("channel_ids"),
+            # As BigCommerce writes it: UTC, to the second.
+            "date_created": fields.get("date_created") or _iso(self.clock()),
         }
+        customer["date_modified"] = customer["date_created"]
         self._next_id += 1
         self.stores[store_hash].customers[customer["id"]] = customer
         return customer
@@ -155,13 +174,35 @@ class BigCommerceEmulator:
             }
         self.faults.extend(Fault(status, headers, method) for _ in range(times))
 
+    def lose_next_answer(
+        self, *, status: int = 500, delay: float = 0.0, method: str = "POST"
+    ) -> None:
+        """The next call of `method` takes effect, and its answer is lost: `status` instead,
+        after `delay` seconds (longer than the client's timeout: no answer at all)."""
+        self.faults.append(Fault(status, {}, method, after_write=True, delay=delay))
+
+    def slow_down_creations(self, seconds: float) -> None:
+        """Every create call takes this long before it has its effect (0: at once)."""
+        self.create_delay = seconds
+
     def fail_at_random(
-        self, *, share_429: float, share_500: float, reset_ms: int = 250, seed: int = 0
+        self,
+        *,
+        share_429: float,
+        share_500: float,
+        share_lost: float = 0.0,
+        reset_ms: int = 250,
+        seed: int = 0,
     ) -> None:
         """From now on answer a share of Customers API calls with 429 (and reset headers) and
-        another share with 500, drawn at random (seeded, so a run can be repeated)."""
+        another share with 500, drawn at random (seeded, so a run can be repeated); and lose
+        the answer of a share of creations (the customer is made, the answer is a 500)."""
         limited = Fault(429, {"X-Rate-Limit-Time-Reset-Ms": str(reset_ms)})
-        self._random_faults = [(share_429, limited), (share_500, Fault(500))]
+        self._random_faults = [
+            (share_429, limited),
+            (share_500, Fault(500)),
+            (share_lost, Fault(500, method="POST", after_write=True)),
+        ]
         self._random = random.Random(seed)  # noqa: S311 (which calls fail, not a secret)
 
     # -- Customers v3 ------------------------------------------------------------------------
@@ -173,7 +214,7 @@ class BigCommerceEmulator:
         draw = self._random.random()
         for share, fault in self._random_faults:
             if draw < share:
-                return fault
+                return fault if fault.method in (None, method) else None
             draw -= share
         return None
 
@@ -186,7 +227,7 @@ class BigCommerceEmulator:
             self.api_calls.append((method, request.url.path, 401))
             return JSONResponse({"status": 401, "title": "Unauthorized"}, status_code=401)
         fault = self._take_fault(method)
-        if fault is not None:
+        if fault is not None and not fault.after_write:
             self.api_calls.append((method, request.url.path, fault.status))
             return JSONResponse(
                 {"status": fault.status, "title": "Emulated fault"},
@@ -194,7 +235,19 @@ class BigCommerceEmulator:
                 headers=fault.headers,
             )
         handler = {"GET": self._list, "POST": self._create, "PUT": self._update}[method]
-        response = await handler(store, request)
+        self.creations_in_flight += method == "POST"
+        try:
+            response = await handler(store, request)
+        finally:
+            self.creations_in_flight -= method == "POST"
+        if fault is not None:  # done, and the answer is lost on its way back
+            self.lost_answers.append((method, request.url.path, response.status_code))
+            if fault.delay:
+                await asyncio.sleep(fault.delay)
+            self.api_calls.append((method, request.url.path, fault.status))
+            return JSONResponse(
+                {"status": fault.status, "title": "Emulated fault"}, status_code=fault.status
+            )
         self.api_calls.append((method, request.url.path, response.status_code))
         return response
 
@@ -213,8 +266,6 @@ class BigCommerceEmulator:
         if not isinstance(body, list) or not body or len(body) > 10:
             return JSONResponse({"status": 422, "title": "Invalid body"}, status_code=422)
         if self.create_delay:
-            import asyncio
-
             await asyncio.sleep(self.create_delay)
         created = []
         for item in body:

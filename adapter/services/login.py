@@ -20,6 +20,7 @@ from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.config import ConfigRepository
 from adapter.db.exchange_codes import ExchangeCodes
+from adapter.db.intents import IntentRepository
 from adapter.db.ledger import Ledger
 from adapter.db.links import LinkRepository
 from adapter.db.login_states import LoginStateRepository, PendingLogin
@@ -48,6 +49,9 @@ class LoginTrace:
     # Set once the store is found: only then is a failure filed under the store's name.
     store_known: bool = False
     details: dict[str, Any] = field(default_factory=dict)
+    # Named from the start, so that what is logged on the way (a claim that could not be
+    # given back, say) carries the reference the shopper will quote if the login fails.
+    reference: str = field(default_factory=lambda: secrets.token_hex(6))
 
 
 def _origin(url: str) -> str:
@@ -317,6 +321,7 @@ class LoginService:
         self._last_purge = now
         await LoginStateRepository(session, self._rt.box, self._rt.clock).purge_expired()
         await Ledger(session, self._rt.box, self._rt.clock).purge_expired()
+        await IntentRepository(session, self._rt.clock).purge_expired()
 
     async def finish_oidc(
         self,
@@ -374,7 +379,7 @@ class LoginService:
             )
         else:
             resolution = await self._resolver.resolve(
-                store, connection, identity, channel.channel_id
+                store, connection, identity, channel.channel_id, reference=trace.reference
             )
         trace.customer_id = resolution.customer_id
         if resolution.how == "link" and connection.settings.profile_sync == "every_login":

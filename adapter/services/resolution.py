@@ -4,11 +4,22 @@ Existing link -> that customer. Otherwise, at most one request per subject at a 
 in the shared ledger) decides: link an existing customer by verified e-mail where the
 connection allows it, or create the customer, or refuse. No database transaction is held open
 across a BigCommerce call.
+
+A creation is recorded (a creation intent, and its audit event) before BigCommerce is asked
+for it, and the link is written with its `customer.created` event in one transaction. When
+BigCommerce made the customer but its answer never arrived, the subject's next first login
+meets "e-mail in use" and adopts the customer if BigCommerce created it at or after the
+subject's open intent; a customer with that e-mail from before the intent is someone else's.
+
+The claim is a short lease, extended to cover the create call just before it is made: a
+holder that fails gives its claim back at once; one that dies (or cannot reach the database
+to give it back) holds it only until the lease runs out.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from adapter.bigcommerce.customers import Customer, CustomersApi, EmailInUse, NewCustomer
 from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
@@ -16,15 +27,24 @@ from adapter.core.emails import UnmatchableEmail, mailbox_key
 from adapter.core.identity import Identity
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.audit import AuditLog, AuditRecord
-from adapter.db.ledger import Ledger
+from adapter.db.intents import IntentRepository
+from adapter.db.ledger import Claim, Ledger
 from adapter.db.links import LinkExists, LinkRepository
-from adapter.errors import NotAdmitted, UpstreamFailed
+from adapter.db.unavailable import database_unavailable
+from adapter.errors import NotAdmitted, Unavailable, UpstreamFailed
+from adapter.logging import get_logger
 from adapter.services.runtime import Runtime
 
+log = get_logger("adapter.resolution")
+
 FIRST_LOGIN_NAMESPACE = "first-login"
-# A first login holds its claim at most this long; a crashed holder's claim lapses after it.
-# Longer than the worst case of its BigCommerce calls (timeouts, retries, 429 waits).
-CLAIM_TTL_SECONDS = 180.0
+# The claim's first lease: the look-ups before a creation (a link, a customer by e-mail) fit
+# in it. If it runs out while they are still waiting, nothing was written at BigCommerce
+# yet, and the extension below notices the claim is gone.
+CLAIM_LEASE_SECONDS = 30.0
+# Added to the create call's worst case (timeout plus rate-limit waits) when the claim is
+# extended for it: the link write after it, and clocks that differ between replicas.
+CLAIM_MARGIN_SECONDS = 10.0
 # How long a concurrent first login waits for the holder to finish before giving up.
 CLAIM_WAIT_SECONDS = 20.0
 CLAIM_POLL_SECONDS = 0.05
@@ -32,18 +52,34 @@ _UNUSABLE_EMAIL = (
     "Your company account's e-mail address cannot be used for a store account here: it may "
     "only contain plain letters, digits and punctuation. Please contact the store."
 )
+# The shopper is told to come back after this long when the subject's first login is busy.
+BUSY_RETRY_AFTER_SECONDS = 5
+# BigCommerce's date_created is cut to the second and comes from another clock than ours.
+# Kept small: a customer registered by hand within it, just before the subject's earlier
+# attempt, would pass for the one that attempt created.
+ADOPTION_SKEW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
 class Resolution:
     customer_id: int
     link_id: int
-    how: str  # "link", "email", "created"
+    how: str  # "link", "email", "created", "adopted", "current_customer"
+
+
+@dataclass
+class _Holder:
+    """The claim a first login holds, as it is extended."""
+
+    claim: Claim
 
 
 class IdentityResolver:
     def __init__(self, runtime: Runtime):
         self._rt = runtime
+        # Claims this process could not give back (the database was gone): retried first
+        # thing at the next first login, so they need not wait for their lapse.
+        self._unreleased: list[Claim] = []
 
     async def _find_link(self, connection: ConnectionRecord, subject: str) -> Resolution | None:
         async with self._rt.sessions() as session:
@@ -51,31 +87,71 @@ class IdentityResolver:
             return None if link is None else Resolution(link.customer_id, link.id, "link")
 
     async def resolve(
-        self, store: StoreRecord, connection: ConnectionRecord, identity: Identity, channel_id: int
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        identity: Identity,
+        channel_id: int,
+        *,
+        reference: str | None = None,
     ) -> Resolution:
         found = await self._find_link(connection, identity.subject)
         if found:
             return found
+        await self._release_leftovers()
         claim = f"{connection.id}:{identity.subject}"
         deadline = self._rt.clock.now() + CLAIM_WAIT_SECONDS
         while True:
             async with self._rt.sessions.begin() as session:
                 held = await Ledger(session, self._rt.box, self._rt.clock).claim(
-                    FIRST_LOGIN_NAMESPACE, claim, ttl_seconds=CLAIM_TTL_SECONDS
+                    FIRST_LOGIN_NAMESPACE, claim, ttl_seconds=CLAIM_LEASE_SECONDS
                 )
             if held is not None:
+                holder = _Holder(held)
                 try:
-                    return await self._first_login(store, connection, identity, channel_id)
+                    return await self._first_login(store, connection, identity, channel_id, holder)
                 finally:
-                    async with self._rt.sessions.begin() as session:
-                        await Ledger(session, self._rt.box, self._rt.clock).release(held)
+                    # Whatever the outcome, it stands: _release never raises.
+                    await self._release(holder.claim, reference)
             # Another request is completing this subject's first login: wait for its link.
             await self._rt.sleep(CLAIM_POLL_SECONDS)
             found = await self._find_link(connection, identity.subject)
             if found:
                 return found
             if self._rt.clock.now() > deadline:
-                raise UpstreamFailed("first login of this subject is busy", code="login_busy")
+                raise Unavailable(
+                    "first login of this subject is busy",
+                    code="login_busy",
+                    public_message=(
+                        "Your first sign-in to this store is still being set up. "
+                        "Please try again in a few seconds."
+                    ),
+                    retry_after=BUSY_RETRY_AFTER_SECONDS,
+                )
+
+    async def _release(self, claim: Claim, reference: str | None) -> None:
+        """Give the claim back. A failure here must not replace the login's outcome: it is
+        logged, the claim is kept to be given back by this replica's next first login, and
+        meanwhile it lapses at its expiry."""
+        try:
+            async with self._rt.sessions.begin() as session:
+                await Ledger(session, self._rt.box, self._rt.clock).release(claim)
+        except Exception as exc:
+            self._unreleased.append(claim)
+            log.warning(
+                "claim_release_failed",
+                reference=reference,
+                error=type(exc).__name__,
+                lapses_at=claim.expires_at.isoformat(),
+                exc_info=database_unavailable(exc) is None,
+            )
+
+    async def _release_leftovers(self) -> None:
+        now = datetime.fromtimestamp(self._rt.clock.now(), UTC)
+        leftovers, self._unreleased = self._unreleased, []
+        for claim in leftovers:
+            if claim.expires_at > now:
+                await self._release(claim, None)
 
     async def link_current_customer(
         self,
@@ -135,7 +211,12 @@ class IdentityResolver:
             return Resolution(customer_id, link.id, "current_customer")
 
     async def _first_login(
-        self, store: StoreRecord, connection: ConnectionRecord, identity: Identity, channel_id: int
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        identity: Identity,
+        channel_id: int,
+        holder: _Holder,
     ) -> Resolution:
         found = await self._find_link(connection, identity.subject)
         if found:  # the previous holder finished between our look-up and our claim
@@ -157,60 +238,128 @@ class IdentityResolver:
         verified = email_is_verified(identity, settings)
         customers = self._rt.customers_api(store)
         may_link_by_email = settings.link_by_email and verified
-        customer: Customer | None = None
-        how = "created"
         if may_link_by_email:
             customer = await self._customer_by_email(customers, identity.email)
-            how = "email"
-        if customer is None:
-            if not settings.create_customers:
-                raise NotAdmitted(
-                    "no linked customer and customer creation is off", code="no_customer"
+            if customer is not None:
+                return await self._save_link(store, connection, identity, customer, "email")
+        if not settings.create_customers:
+            raise NotAdmitted("no linked customer and customer creation is off", code="no_customer")
+        if not verified:
+            # A customer made with an unverified address could be claimed later by the
+            # address's real owner (password reset) while the IdP user keeps access.
+            raise NotAdmitted(
+                "the IdP did not assert a verified e-mail",
+                code="email_unverified",
+                public_message=(
+                    "Your company account's e-mail address is not verified, so no store "
+                    "account can be created for it. Please contact the store."
+                ),
+            )
+        # Only an earlier attempt's intent may vouch for a customer: the one this attempt is
+        # about to record is younger than any customer its create call could meet.
+        earlier = await self._oldest_open_intent(connection, identity)
+        await self._record_intent(store, connection, identity, holder)
+        first, last = customer_names(identity)
+        try:
+            customer = await customers.create(
+                NewCustomer(
+                    email=identity.email,
+                    first_name=first,
+                    last_name=last,
+                    channel_id=channel_id,
+                    customer_group_id=customer_group(identity, settings),
                 )
-            if not verified:
-                # A customer made with an unverified address could be claimed later by the
-                # address's real owner (password reset) while the IdP user keeps access.
+            )
+        except EmailInUse as taken:
+            if self._adoptable(taken.customer, earlier):
+                return await self._save_link(
+                    store, connection, identity, taken.customer, "adopted", created="adopted"
+                )
+            # Someone registered this e-mail first (by hand, or a racing login of
+            # another subject). Only a verified e-mail under link_by_email may take it.
+            if not may_link_by_email:
                 raise NotAdmitted(
-                    "the IdP did not assert a verified e-mail",
-                    code="email_unverified",
+                    "a customer with this e-mail exists and may not be linked by e-mail",
+                    code="email_in_use",
                     public_message=(
-                        "Your company account's e-mail address is not verified, so no store "
-                        "account can be created for it. Please contact the store."
+                        "An account with your e-mail address already exists in this store. "
+                        "Please ask the store to link it to your company sign-in."
                     ),
+                ) from None
+            customer = await self._customer_by_email(customers, identity.email)
+            if customer is None:
+                raise UpstreamFailed(
+                    "BigCommerce said the e-mail is taken but finds no customer",
+                    code="bigcommerce_error",
+                ) from None
+            return await self._save_link(store, connection, identity, customer, "email")
+        return await self._save_link(
+            store, connection, identity, customer, "created", created="created"
+        )
+
+    async def _record_intent(
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        identity: Identity,
+        holder: _Holder,
+    ) -> None:
+        """Before BigCommerce is asked to create the customer: the intent and its audit event,
+        committed, and the claim extended to cover the create call. No intent, no call."""
+        assert identity.email is not None
+        settings = self._rt.settings
+        budget = (
+            settings.http_timeout_seconds
+            + settings.rate_limit_max_wait_seconds
+            + CLAIM_MARGIN_SECONDS
+        )
+        async with self._rt.sessions.begin() as session:
+            extended = await Ledger(session, self._rt.box, self._rt.clock).extend(
+                holder.claim, ttl_seconds=budget
+            )
+            if extended is None:
+                # Our lease ran out during the look-ups and another login took over.
+                raise Unavailable(
+                    "first-login claim lapsed before the creation",
+                    code="login_busy",
+                    retry_after=BUSY_RETRY_AFTER_SECONDS,
                 )
-            first, last = customer_names(identity)
-            try:
-                customer = await customers.create(
-                    NewCustomer(
-                        email=identity.email,
-                        first_name=first,
-                        last_name=last,
-                        channel_id=channel_id,
-                        customer_group_id=customer_group(identity, settings),
-                    )
+            IntentRepository(session, self._rt.clock).record(
+                store_id=store.id,
+                connection_id=connection.id,
+                subject=identity.subject,
+                email=identity.email,
+            )
+            AuditLog(session, self._rt.clock).record(
+                AuditRecord(
+                    kind="customer.create_intent",
+                    outcome="recorded",
+                    store_slug=store.slug,
+                    connection_slug=connection.slug,
+                    subject=identity.subject,
+                    email=identity.email,
                 )
-            except EmailInUse:
-                # Someone registered this e-mail first (by hand, or a racing login of
-                # another subject). Only a verified e-mail under link_by_email may take it.
-                if not may_link_by_email:
-                    raise NotAdmitted(
-                        "a customer with this e-mail exists and may not be linked by e-mail",
-                        code="email_in_use",
-                        public_message=(
-                            "An account with your e-mail address already exists in this store. "
-                            "Please ask the store to link it to your company sign-in."
-                        ),
-                    ) from None
-                customer, how = await self._customer_by_email(customers, identity.email), "email"
-                if customer is None:
-                    raise UpstreamFailed(
-                        "BigCommerce said the e-mail is taken but finds no customer",
-                        code="bigcommerce_error",
-                    ) from None
-            else:
-                how = "created"
-                await self._record_creation(store, connection, identity, customer)
-        return await self._save_link(store, connection, identity, customer, how)
+            )
+        holder.claim = extended
+
+    async def _oldest_open_intent(
+        self, connection: ConnectionRecord, identity: Identity
+    ) -> datetime | None:
+        assert identity.email is not None
+        async with self._rt.sessions() as session:
+            return await IntentRepository(session, self._rt.clock).oldest_open(
+                connection.id, identity.subject, identity.email
+            )
+
+    @staticmethod
+    def _adoptable(customer: Customer, since: datetime | None) -> bool:
+        """Whether the customer holding this subject's e-mail is one an earlier attempt of
+        this subject asked for without hearing the answer: created at or after the subject's
+        oldest open intent (`since`)."""
+        if since is None or customer.date_created is None:
+            return False
+        # Created before the subject ever asked for a customer: someone else's.
+        return customer.date_created >= since - timedelta(seconds=ADOPTION_SKEW_SECONDS)
 
     @staticmethod
     async def _customer_by_email(customers: CustomersApi, email: str) -> Customer | None:
@@ -226,12 +375,17 @@ class IdentityResolver:
         identity: Identity,
         customer: Customer,
         how: str,
+        *,
+        created: str | None = None,
     ) -> Resolution:
+        """The link, and its audit events, in one transaction. `created` ("created" or
+        "adopted") says the adapter made this customer: its `customer.created` event goes in
+        the same transaction, and the subject's creation intents are settled."""
         try:
             async with self._rt.sessions.begin() as session:
                 links = LinkRepository(session, self._rt.clock)
                 audit = AuditLog(session, self._rt.clock)
-                if how == "email":
+                if how in ("email", "adopted"):
                     other = await links.find_for_customer(connection.id, customer.id)
                     if other is not None:
                         raise NotAdmitted(
@@ -245,6 +399,13 @@ class IdentityResolver:
                     customer_id=customer.id,
                     email=identity.email,
                 )
+                if created is not None:
+                    audit.record(
+                        self._creation_event(store, connection, identity, customer, created)
+                    )
+                    await IntentRepository(session, self._rt.clock).close(
+                        connection.id, identity.subject
+                    )
                 audit.record(
                     AuditRecord(
                         kind="link.created",
@@ -259,6 +420,12 @@ class IdentityResolver:
                 )
                 return Resolution(customer.id, link.id, how)
         except LinkExists:
+            if created is not None:
+                # The customer exists at BigCommerce whatever became of our link: say so.
+                async with self._rt.sessions.begin() as session:
+                    AuditLog(session, self._rt.clock).record(
+                        self._creation_event(store, connection, identity, customer, created)
+                    )
             found = await self._find_link(connection, identity.subject)
             if found is not None:
                 return found
@@ -268,24 +435,26 @@ class IdentityResolver:
                 code="customer_linked_elsewhere",
             ) from None
 
-    async def _record_creation(
-        self,
+    @staticmethod
+    def _creation_event(
         store: StoreRecord,
         connection: ConnectionRecord,
         identity: Identity,
         customer: Customer,
-    ) -> None:
-        # Its own transaction, at once: the customer exists in BigCommerce whatever happens
-        # to the link, and the audit trail must say so.
-        async with self._rt.sessions.begin() as session:
-            AuditLog(session, self._rt.clock).record(
-                AuditRecord(
-                    kind="customer.created",
-                    outcome="success",
-                    store_slug=store.slug,
-                    connection_slug=connection.slug,
-                    subject=identity.subject,
-                    customer_id=customer.id,
-                    email=identity.email,
-                )
-            )
+        how: str,
+    ) -> AuditRecord:
+        return AuditRecord(
+            kind="customer.created",
+            outcome="success",
+            store_slug=store.slug,
+            connection_slug=connection.slug,
+            reason=how,
+            subject=identity.subject,
+            customer_id=customer.id,
+            email=identity.email,
+            details=(
+                {"date_created": customer.date_created.isoformat()}
+                if customer.date_created is not None
+                else {}
+            ),
+        )

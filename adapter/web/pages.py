@@ -15,6 +15,7 @@ _TITLES = {
     405: "Not found",
     413: "This sign-in request was too large",
     502: "A service is not responding",
+    503: "Please try again in a moment",
     500: "Something went wrong",
 }
 
@@ -46,8 +47,13 @@ def error_response(
     message: str,
     reference: str,
     json: bool = False,
+    headers: dict[str, str] | None = None,
 ) -> Response:
-    headers = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "Cache-Control": "no-store",
+        "X-Content-Type-Options": "nosniff",
+        **(headers or {}),
+    }
     if json or wants_json(request):
         return JSONResponse(
             {"error": code, "message": message, "reference": reference},

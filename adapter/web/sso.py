@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from adapter.db.audit import AuditLog, AuditRecord
-from adapter.errors import AdapterError, BadRequest, NotFound, NotVerified
+from adapter.db.unavailable import database_unavailable
+from adapter.errors import AdapterError, BadRequest, NotFound, NotVerified, Unavailable
 from adapter.logging import get_logger, redact_text
 from adapter.schemas import SLUG_PATTERN
 from adapter.schemas import TokenExchange as TokenExchangeBody
@@ -87,8 +88,14 @@ async def login_failed(
     kind: str = "login",
     json: bool = False,
 ) -> Response:
-    """One place turns a failed login into a log line, an audit event and an answer."""
-    reference = new_reference()
+    """One place turns a failed login into an audit event, a log line and an answer.
+
+    The audit event is written first, so that the log line can say whether it was: when the
+    database is what failed, the log line is the only record of the reference.
+    """
+    reference = trace.reference
+    if not isinstance(exc, AdapterError):
+        exc = database_unavailable(exc) or exc
     if isinstance(exc, AdapterError):
         status, code = exc.status, exc.code
         # The detail may quote what was sent (a pysaml2 message with the InResponseTo): the
@@ -100,6 +107,9 @@ async def login_failed(
     else:
         status, code, detail = 500, "internal_error", type(exc).__name__
         public_code, message = "internal_error", AdapterError.public_message
+    runtime = _runtime(request)
+    _count_login(request, trace, "failure")
+    audit_written = await _audit_failure(runtime, trace, kind, reference, status, code, detail)
     # A refusal is one warning line, without a traceback: it is about the input. Only an
     # error of our own (a 500) is logged as an error, with its traceback, redacted.
     (log.warning if isinstance(exc, AdapterError) else log.error)(
@@ -111,10 +121,31 @@ async def login_failed(
         store=trace.store_slug,
         connection=trace.connection_slug,
         subject=trace.subject,
+        audit_written=audit_written,
         exc_info=not isinstance(exc, AdapterError),
     )
-    runtime = _runtime(request)
-    _count_login(request, trace, "failure")
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+    return error_response(
+        request,
+        status=status,
+        code=public_code,
+        message=message,
+        reference=reference,
+        json=json,
+        headers=headers,
+    )
+
+
+async def _audit_failure(
+    runtime: Runtime,
+    trace: LoginTrace,
+    kind: str,
+    reference: str,
+    status: int,
+    code: str,
+    detail: str,
+) -> bool:
+    """The failure's audit event; False when the database would not take it."""
     try:
         async with runtime.sessions.begin() as session:
             AuditLog(session, runtime.clock).record(
@@ -137,11 +168,11 @@ async def login_failed(
                     },
                 )
             )
-    except Exception:  # the answer must still reach the shopper; the failure is logged
-        log.exception("audit_write_failed", reference=reference)
-    return error_response(
-        request, status=status, code=public_code, message=message, reference=reference, json=json
-    )
+    except Exception as exc:  # the answer must still reach the shopper
+        if database_unavailable(exc) is None:  # not an outage: a bug, with its traceback
+            log.exception("audit_write_failed", reference=reference)
+        return False
+    return True
 
 
 def login_succeeded(request: Request, trace: LoginTrace, url: str) -> Response:
@@ -353,16 +384,21 @@ async def exchange_code(request: Request) -> Response:
         exchanged = await request.app.state.token_exchange.redeem(body.code, secret)
     except Exception as exc:
         if not isinstance(exc, AdapterError):
+            exc = database_unavailable(exc) or exc
+        if not isinstance(exc, AdapterError):
             log.exception("token_exchange_failed", reference=reference, reason="internal_error")
             exc = AdapterError(type(exc).__name__)
         else:
             log.warning(
                 "token_exchange_failed", reference=reference, reason=exc.code, detail=exc.detail
             )
+        headers = {"Cache-Control": "no-store"}
+        if isinstance(exc, Unavailable):
+            headers["Retry-After"] = str(exc.retry_after)
         return JSONResponse(
             {"error": exc.code, "message": exc.public_message, "reference": reference},
             status_code=exc.status,
-            headers={"Cache-Control": "no-store"},
+            headers=headers,
         )
     log.info(
         "token_exchanged",

@@ -17,4 +17,9 @@ def test_first_login_creates_customer_links_subject_and_lands_signed_in(world: W
     [link] = world.links()
     assert (link["subject"], link["customer_id"]) == ("sub-ada", customer["id"])
     assert link["login_count"] == 1
-    assert [e["kind"] for e in world.events()] == ["customer.created", "link.created", "login"]
+    assert [e["kind"] for e in world.events()] == [
+        "customer.create_intent",
+        "customer.created",
+        "link.created",
+        "login",
+    ]

@@ -63,6 +63,30 @@ def test_releasing_a_lapsed_claim_does_not_free_the_successors(database_url: str
     assert run(database_url, claim) is None, "the successor's claim was released by the old holder"
 
 
+def test_a_claim_is_extended_only_while_no_successor_has_taken_it(database_url: str) -> None:
+    clock = FrozenClock()
+    box = SecretBox(SECRET_KEY)
+
+    async def claim(session: Any) -> Any:
+        return await Ledger(session, box, clock).claim("first-login", "c:s", ttl_seconds=10)
+
+    def extend(held: Any) -> Any:
+        async def work(session: Any) -> Any:
+            return await Ledger(session, box, clock).extend(held, ttl_seconds=100)
+
+        return run(database_url, work)
+
+    held = run(database_url, claim)
+    longer = extend(held)
+    assert longer is not None and longer.expires_at > held.expires_at
+    clock.advance(50)
+    assert run(database_url, claim) is None, "the extended claim lapsed at its first expiry"
+    clock.advance(51)
+    successor = run(database_url, claim)
+    assert successor is not None
+    assert extend(longer) is None, "a lapsed holder prolonged its successor's claim"
+
+
 def _store_and_connection(session: Any) -> Awaitable[tuple[int, int]]:
     async def make() -> tuple[int, int]:
         now = datetime.now(UTC)

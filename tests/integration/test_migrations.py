@@ -95,3 +95,22 @@ def test_the_compatibility_row_names_a_revision_that_exists(tmp_path: Path) -> N
     finally:
         engine.dispose()
     assert oldest in known_revisions(url)
+
+
+def test_the_previous_release_keeps_serving_after_creation_intents_are_added(
+    tmp_path: Path,
+) -> None:
+    # 0006 only adds a table: a replica of the 0005 release, still running during a rolling
+    # upgrade, must stay ready on the new schema.
+    url = fresh_database(tmp_path, "previous_release")
+    upgrade(url)
+    engine = sa.create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            oldest = conn.exec_driver_sql(
+                "SELECT oldest_code_revision FROM schema_compatibility"
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    previous_release = ("0005", "0004", "0003", "0002", "0001")
+    assert schema_refusal(previous_release, head_revision(url), oldest) is None

@@ -6,12 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from adapter import __version__
 from adapter.db.tokens import Principal
-from adapter.errors import AdapterError, ConfigurationError
+from adapter.db.unavailable import database_unavailable
+from adapter.errors import AdapterError, ConfigurationError, Unavailable
 from adapter.logging import get_logger
 from adapter.schemas import (
     SLUG_PATTERN,
@@ -63,11 +65,12 @@ def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
         409: "conflicts with what exists",
         502: "BigCommerce did not answer as expected",
         413: f"the body is over {ADMIN_BODY_LIMIT} bytes",
+        503: "the database cannot be reached for now; try again after Retry-After seconds",
         422: "the body or a parameter is not valid; `field` names it",
     }
     return {
         s: {"model": ErrorBody, "description": described[s]}
-        for s in (401, 403, 413, 422, *statuses)
+        for s in (401, 403, 413, 422, 503, *statuses)
     }
 
 
@@ -105,11 +108,26 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
 
     @app.exception_handler(AdapterError)
     async def adapter_error(request: Request, exc: AdapterError) -> JSONResponse:
+        if isinstance(exc, Unavailable):
+            log.warning("admin_failed", reason=exc.code, detail=exc.detail)
+            answer = _error(exc.status, exc.code, exc.public_message)
+            answer.headers["Retry-After"] = str(exc.retry_after)
+            return answer
         if exc.status >= 500:
             log.error("admin_failed", reason=exc.code, detail=exc.detail)
             return _error(exc.status, exc.code, exc.public_message)
         field = exc.field if isinstance(exc, ConfigurationError) else None
         return _error(exc.status, exc.code, exc.detail, field)
+
+    # Registered by class, not under Exception: Starlette re-raises what reaches the
+    # catch-all handler, and the server would print its traceback for an outage.
+    @app.exception_handler(SQLAlchemyError)
+    @app.exception_handler(ConnectionError)
+    async def database_error(request: Request, exc: Exception) -> JSONResponse:
+        unavailable = database_unavailable(exc)
+        if unavailable is None:
+            return await unexpected(request, exc)
+        return await adapter_error(request, unavailable)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
