@@ -12,7 +12,10 @@ from typing import Any
 
 import httpx
 
+from adapter.core.destinations import default_graphql_url
 from adapter.errors import UpstreamFailed
+
+__all__ = ["CustomerAccessToken", "default_graphql_url", "login_with_customer_login_jwt"]
 
 LOGIN_MUTATION = """
 mutation LoginWithCustomerLoginJwt($jwt: String!) {
@@ -30,10 +33,6 @@ class CustomerAccessToken:
     email: str | None
     value: str
     expires_at: str | None
-
-
-def default_graphql_url(store_hash: str, channel_id: int) -> str:
-    return f"https://store-{store_hash}-{channel_id}.mybigcommerce.com/graphql"
 
 
 async def login_with_customer_login_jwt(

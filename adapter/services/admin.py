@@ -198,10 +198,16 @@ class AdminService:
     async def put_store(self, slug: str, body: StoreBody, actor: str) -> tuple[bool, StoreView]:
         async def work(session: AsyncSession) -> tuple[bool, StoreView]:
             config = self._config(session)
-            created = await config.put_store(slug, body)
-            self._audit(session, "store.created" if created else "store.updated", actor, slug)
+            saved = await config.put_store(slug, body)
+            self._audit(
+                session,
+                "store.created" if saved.created else "store.updated",
+                actor,
+                slug,
+                details=saved.audit_details(),
+            )
             await session.flush()
-            return created, store_view(await self._store(session, config, slug))
+            return saved.created, store_view(await self._store(session, config, slug))
 
         return await self._write(work)
 
@@ -305,22 +311,29 @@ class AdminService:
         self, store: str, slug: str, body: OidcConnectionBody | SamlConnectionBody, actor: str
     ) -> tuple[bool, ConnectionView]:
         await self.get_store(store)  # 404 before the network is asked anything
+
+        async def secret_rule(session: AsyncSession) -> None:
+            # Before discovery: a URL that would receive a kept secret is not even fetched.
+            await self._config(session).check_connection_change(store, slug, body)
+
+        await self._read(secret_rule)
         await self.validate_connection(body)
 
         async def work(session: AsyncSession) -> tuple[bool, ConnectionView]:
             config = self._config(session)
-            created = await config.put_connection(store, slug, body)
+            saved = await config.put_connection(store, slug, body)
             row = await self._store(session, config, store)
             self._audit(
                 session,
-                "connection.created" if created else "connection.updated",
+                "connection.created" if saved.created else "connection.updated",
                 actor,
                 store,
                 connection_slug=slug,
+                details=saved.audit_details(),
             )
             connection = await config.connection_row(row.id, slug)
             assert connection is not None
-            return created, connection_view(connection)
+            return saved.created, connection_view(connection)
 
         return await self._write(work)
 
