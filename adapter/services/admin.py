@@ -11,7 +11,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,10 +26,12 @@ from adapter.db.config import ConfigRepository
 from adapter.db.links import LinkExists, LinkRepository
 from adapter.db.models import AuditEvent, Connection, Link, Store
 from adapter.errors import AdapterError, BadRequest, ConfigurationError, Conflict, NotFound
+from adapter.logging import get_logger
 from adapter.oidc.discovery import InvalidProviderMetadata, fetch_json, parse_provider_metadata
 from adapter.oidc.relying_party import identity_from_claims
+from adapter.outbound import FetchFailed, fetch_document
 from adapter.saml.identity import identity_from_assertion
-from adapter.saml.metadata import InvalidMetadata, parse_idp_metadata
+from adapter.saml.metadata import MAX_METADATA_BYTES, InvalidMetadata, parse_idp_metadata
 from adapter.saml.service_provider import NAMEID_FORMAT_PERSISTENT, VerifiedAssertion
 from adapter.schemas import (
     ChannelView,
@@ -52,6 +53,7 @@ from adapter.services.login import oidc_client_settings, parse_channel_id
 from adapter.services.runtime import Runtime
 
 T = TypeVar("T")
+log = get_logger("adapter.admin")
 MAX_PAGE = 500
 
 
@@ -240,7 +242,8 @@ class AdminService:
 
     async def validate_connection(self, body: OidcConnectionBody | SamlConnectionBody) -> None:
         """Everything that can be checked before saving, URL rules first: a refused URL is
-        never fetched."""
+        never fetched. A failure names what the operator can fix, never what the remote
+        answered beyond its status."""
         field, url = (
             ("issuer", body.issuer)
             if isinstance(body, OidcConnectionBody)
@@ -258,17 +261,18 @@ class AdminService:
         reason = None
         url = body.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
-            document = await fetch_json(self._rt.idp_http, url, "discovery")
+            document = await fetch_json(self._rt.idp_http, url, "discovery document")
             parse_provider_metadata(
                 document,
                 configured_issuer=body.issuer,
                 multi_tenant=body.allowed_tenants is not None,
                 allow_insecure_loopback=self._rt.settings.allow_insecure_loopback,
             )
-        except AdapterError as exc:
-            reason = exc.detail
+        except FetchFailed as exc:
+            log.info("connection check failed", detail=exc.detail)
+            reason = exc.reason
         except InvalidProviderMetadata as exc:
-            reason = f"discovery: {exc}"
+            reason = str(exc)
         if reason:
             raise ConfigurationError(
                 f"the issuer's discovery document cannot be used: {reason}",
@@ -288,20 +292,17 @@ class AdminService:
         if body.idp_metadata_url is not None:
             field = "idp_metadata_url"
             try:
-                response = await self._rt.idp_http.get(body.idp_metadata_url)
-            except httpx.HTTPError as exc:
-                raise ConfigurationError(
-                    f"metadata could not be fetched ({type(exc).__name__})",
-                    field=field,
-                    code="metadata_unusable",
-                ) from None
-            if response.status_code != 200:
-                raise ConfigurationError(
-                    f"metadata could not be fetched (HTTP {response.status_code})",
-                    field=field,
-                    code="metadata_unusable",
+                document = await fetch_document(
+                    self._rt.idp_http,
+                    body.idp_metadata_url,
+                    what="metadata",
+                    max_bytes=MAX_METADATA_BYTES,
                 )
-            document = response.content
+            except FetchFailed as exc:
+                log.info("connection check failed", detail=exc.detail)
+                raise ConfigurationError(
+                    exc.reason, field=field, code="metadata_unusable"
+                ) from None
         try:
             parse_idp_metadata(document or "")
         except InvalidMetadata as exc:
