@@ -26,6 +26,7 @@ from adapter.core.secretbox import SecretBox
 from adapter.core.urls import check_outbound_url
 from adapter.db.models import Channel, Connection, Store
 from adapter.errors import ConfigurationError
+from adapter.outbound import check_public_host
 from adapter.saml.keys import self_signed_pair
 from adapter.schemas import (
     ChannelBody,
@@ -127,6 +128,15 @@ class ConfigRepository:
             select(Store).where(Store.slug == slug).options(selectinload(Store.channels))
         )
 
+    async def check_public_host(self, field: str, url: str | None) -> None:
+        """In production, a URL the adapter fetches must not name an internal host (SSRF).
+        Call after check_url: only a well-formed URL is resolved."""
+        if url is None or self._allow_loopback:
+            return
+        reason = await check_public_host(url)
+        if reason:
+            raise ConfigurationError(f"{field} {reason}", field=field, code="invalid_url")
+
     async def check_store_urls(self, body: StoreBody) -> None:
         self.check_url("api_base_url", body.api_base_url)
         for channel in body.channels:
@@ -134,6 +144,12 @@ class ConfigRepository:
             self.check_url(f"{prefix}.storefront_url", channel.storefront_url)
             self.check_url(f"{prefix}.graphql_url", channel.graphql_url)
             self.check_url(f"{prefix}.return_url", channel.return_url)
+        # Only the URLs the adapter itself calls; storefront and return URLs are where a
+        # browser goes, and an intranet storefront is the merchant's business.
+        await self.check_public_host("api_base_url", body.api_base_url)
+        for channel in body.channels:
+            prefix = f"channels[{channel.channel_id}]"
+            await self.check_public_host(f"{prefix}.graphql_url", channel.graphql_url)
 
     @staticmethod
     def _moved_store_destinations(
@@ -318,8 +334,10 @@ class ConfigRepository:
             )
         if isinstance(body, OidcConnectionBody):
             self.check_url("issuer", body.issuer)
+            await self.check_public_host("issuer", body.issuer)
         if isinstance(body, SamlConnectionBody):
             self.check_url("idp_metadata_url", body.idp_metadata_url)
+            await self.check_public_host("idp_metadata_url", body.idp_metadata_url)
         row = await self._connection_row(store.id, slug)
         moved, before = self._moved_connection_destinations(row, body)
         created = row is None

@@ -29,7 +29,7 @@ from adapter.errors import AdapterError, BadRequest, ConfigurationError, Conflic
 from adapter.logging import get_logger
 from adapter.oidc.discovery import InvalidProviderMetadata, fetch_json, parse_provider_metadata
 from adapter.oidc.relying_party import identity_from_claims
-from adapter.outbound import FetchFailed, fetch_document
+from adapter.outbound import FetchFailed, check_public_host, fetch_document
 from adapter.saml.identity import identity_from_assertion
 from adapter.saml.metadata import MAX_METADATA_BYTES, InvalidMetadata, parse_idp_metadata
 from adapter.saml.service_provider import NAMEID_FORMAT_PERSISTENT, VerifiedAssertion
@@ -235,6 +235,10 @@ class AdminService:
         try:
             await self._rt.customers_api(store).probe()
         except AdapterError as exc:
+            if exc.code == "bigcommerce_unavailable":
+                # Not which network error: that would tell the caller about hosts, not tokens.
+                log.info("credential check failed", detail=exc.detail)
+                return CredentialCheck(ok=False, message="BigCommerce could not be reached")
             return CredentialCheck(ok=False, message=exc.detail)
         return CredentialCheck(ok=True, message="the API token can read customers")
 
@@ -253,6 +257,8 @@ class AdminService:
             reason = check_outbound_url(
                 url, allow_insecure_loopback=self._rt.settings.allow_insecure_loopback
             )
+            if reason is None and not self._rt.settings.allow_insecure_loopback:
+                reason = await check_public_host(url)
             if reason:
                 raise ConfigurationError(f"{field} {reason}", field=field, code="invalid_url")
         if isinstance(body, SamlConnectionBody):
@@ -262,12 +268,22 @@ class AdminService:
         url = body.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
             document = await fetch_json(self._rt.idp_http, url, "discovery document")
-            parse_provider_metadata(
+            metadata = parse_provider_metadata(
                 document,
                 configured_issuer=body.issuer,
                 multi_tenant=body.allowed_tenants is not None,
                 allow_insecure_loopback=self._rt.settings.allow_insecure_loopback,
             )
+            if not self._rt.settings.allow_insecure_loopback:
+                # The endpoints the adapter will call, named by the issuer: the connection
+                # guard refuses them anyway, but the operator should hear of it now.
+                for name, endpoint in (
+                    ("token_endpoint", metadata.token_endpoint),
+                    ("jwks_uri", metadata.jwks_uri),
+                    ("userinfo_endpoint", metadata.userinfo_endpoint),
+                ):
+                    if endpoint and (refused := await check_public_host(endpoint)):
+                        raise InvalidProviderMetadata(f"{name} {refused}")
         except FetchFailed as exc:
             log.info("connection check failed", detail=exc.detail)
             reason = exc.reason
