@@ -48,6 +48,8 @@ class FetchFailed(UpstreamFailed):
 
 # -- the address rule -------------------------------------------------------------------------
 
+SAVE_TIME_RESOLVE_SECONDS = 5.0
+
 
 async def resolve_host(host: str, port: int) -> list[str]:
     """Every address `host` resolves to: the DNS boundary, and the one place tests replace."""
@@ -81,10 +83,11 @@ async def check_public_host(url: str) -> str | None:
     parts = httpx.URL(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        await public_addresses(parts.host, port)
+        async with asyncio.timeout(SAVE_TIME_RESOLVE_SECONDS):
+            await public_addresses(parts.host, port)
     except InternalAddress:
         return "resolves to an internal address (loopback, private, link-local or reserved)"
-    except (OSError, UnicodeError):
+    except (OSError, UnicodeError, TimeoutError):
         return "has a host name that does not resolve"
     return None
 
@@ -106,9 +109,13 @@ class AddressGuardBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            addresses = await public_addresses(host, port)
+            # The resolution is part of connecting, and bounded by the same timeout.
+            async with asyncio.timeout(timeout):
+                addresses = await public_addresses(host, port)
         except InternalAddress as exc:
             raise httpcore.ConnectError(str(exc)) from None
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"{host} did not resolve in time") from None
         except OSError as exc:
             raise httpcore.ConnectError(f"{host} does not resolve") from exc
         last: Exception | None = None

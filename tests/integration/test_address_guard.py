@@ -113,3 +113,22 @@ def test_the_production_clients_are_guarded_and_the_test_clients_are_not(
     with pytest.raises(httpx.ConnectError):
         asyncio.run(call(False))
     assert len(seen) == 1
+
+
+def test_a_resolver_that_never_answers_ends_in_the_connect_timeout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def silent(host: str, port: int) -> list[str]:
+        await asyncio.sleep(3600)
+        return []
+
+    monkeypatch.setattr("adapter.outbound.resolve_host", silent)
+
+    async def call() -> None:
+        limits = httpx.Limits(max_connections=5)
+        transport = GuardedTransport(verify=_tls_context(), limits=limits)
+        async with httpx.AsyncClient(transport=transport, timeout=0.2) as http:
+            await http.get("https://slow.example.com/")
+
+    with pytest.raises(httpx.ConnectTimeout):
+        asyncio.run(asyncio.wait_for(call(), 10))
