@@ -164,6 +164,9 @@ class GuardedTransport(httpx.AsyncHTTPTransport):
 
 # -- the size cap -----------------------------------------------------------------------------
 
+# The longest any one capped fetch may take, all reads together.
+FETCH_DEADLINE_SECONDS = 30.0
+
 
 @dataclass(frozen=True)
 class Capped:
@@ -180,6 +183,7 @@ async def read_capped(
     max_bytes: int,
     unreachable_code: str = "idp_unreachable",
     too_large_code: str = "idp_bad_response",
+    deadline_seconds: float = FETCH_DEADLINE_SECONDS,
     **request: Any,
 ) -> Capped:
     """One request whose answer is read up to `max_bytes` and refused beyond.
@@ -193,7 +197,12 @@ async def read_capped(
         code=too_large_code,
     )
     try:
-        async with http.stream(method, url, **request) as response:
+        # The client's timeouts bound each read; this bounds them all, so a server that
+        # trickles a byte at a time cannot hold the request (and a worker) for hours.
+        async with (
+            asyncio.timeout(deadline_seconds),
+            http.stream(method, url, **request) as response,
+        ):
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > max_bytes:
                 raise too_large  # refused unread
@@ -204,6 +213,12 @@ async def read_capped(
                 if len(body) > max_bytes:
                     raise too_large  # leaving the block closes the connection mid-body
             return Capped(response.status_code, bytes(body))
+    except TimeoutError:
+        raise FetchFailed(
+            f"{what}: not complete after {deadline_seconds:g}s",
+            reason=f"{what} did not arrive in time",
+            code=unreachable_code,
+        ) from None
     except httpx.HTTPError as exc:
         raise FetchFailed(
             f"{what}: {type(exc).__name__}: {exc}",

@@ -24,8 +24,9 @@ HUGE = 256 * 1024 * 1024  # what the server offers: far more than any cap
 
 
 class Flood:
-    """Serves `/declared` (a Content-Length of 256 MiB, then that many bytes) and `/endless`
-    (chunked, no Content-Length, never finishes), and counts what it managed to send."""
+    """Serves `/declared` (a Content-Length of 256 MiB, then that many bytes), `/endless`
+    (chunked, no Content-Length, never finishes) and `/trickle` (a byte now and then, for
+    ever), and counts what it managed to send."""
 
     def __init__(self) -> None:
         self.sent = 0
@@ -53,6 +54,10 @@ class Flood:
         watcher = asyncio.create_task(watch())
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         try:
+            while scope["path"] == "/trickle" and not gone.is_set():
+                await send({"type": "http.response.body", "body": b" ", "more_body": True})
+                self.sent += 1
+                await asyncio.sleep(0.05)
             while not gone.is_set() and (scope["path"] == "/endless" or self.sent < HUGE):
                 await send({"type": "http.response.body", "body": CHUNK, "more_body": True})
                 self.sent += len(CHUNK)
@@ -159,3 +164,22 @@ def test_an_endless_storefront_graphql_answer_is_refused_at_the_cap(
         _run(call())
     assert refused.value.code == "graphql_error"
     _stopped_early(app, 256 * 1024)
+
+
+def test_a_body_that_trickles_for_ever_is_cut_off_at_the_deadline(
+    flood: tuple[str, Flood],
+) -> None:
+    from adapter.outbound import read_capped
+
+    url, app = flood
+
+    async def fetch() -> None:
+        async with _client() as http:
+            await read_capped(
+                http, "GET", url + "/trickle", what="discovery", max_bytes=1024, deadline_seconds=1
+            )
+
+    with pytest.raises(UpstreamFailed) as refused:
+        _run(fetch())
+    assert refused.value.code == "idp_unreachable"
+    assert app.stopped.wait(10)
