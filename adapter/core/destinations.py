@@ -65,6 +65,23 @@ def destination_key(url: str) -> str:
     return f"{scheme}://{host}{path}{query}"
 
 
+def given(body: object, secret: str) -> bool:
+    """Whether `body` carries the secret at path `secret` (`api_token`, `channels[2].x`).
+
+    The paths are the ones the table below writes, so a new entry needs nothing here.
+    """
+    node: object = body
+    for step in secret.split("."):
+        name, _, index = step.partition("[")
+        node = getattr(node, name, None)
+        if index:
+            wanted = int(index.rstrip("]"))
+            node = next((c for c in node or () if getattr(c, "channel_id", None) == wanted), None)
+        if node is None:
+            return False
+    return True
+
+
 def new_destinations(
     before: Iterable[Destination], after: Iterable[Destination]
 ) -> list[Destination]:

@@ -18,6 +18,7 @@ from adapter.clock import Clock
 from adapter.core.destinations import (
     Destination,
     connection_destinations,
+    given,
     new_destinations,
     store_destinations,
 )
@@ -66,18 +67,10 @@ class Saved:
         }
 
 
-def _given_store_secrets(body: StoreBody) -> set[str]:
-    given = {name for name in ("client_secret", "api_token") if getattr(body, name) is not None}
-    for channel in body.channels:
-        if channel.storefront_token is not None:
-            given.add(f"channels[{channel.channel_id}].storefront_token")
-    return given
-
-
-def _require_secrets_for(moved: list[Destination], given: set[str]) -> None:
+def _require_secrets_for(moved: list[Destination], body: object) -> None:
     """A stored secret does not follow its destination: see adapter.core.destinations."""
     for destination in moved:
-        if destination.secret not in given:
+        if not given(body, destination.secret):
             raise ConfigurationError(
                 f"{destination.secret} must be given again: {destination.field} is a new "
                 "destination for it (a stored secret is never sent to a changed URL)",
@@ -159,7 +152,7 @@ class ConfigRepository:
             return [], []
         before = store_destinations(row)
         moved = new_destinations(before, store_destinations(body))
-        _require_secrets_for(moved, _given_store_secrets(body))
+        _require_secrets_for(moved, body)
         return moved, before
 
     async def check_store_change(self, slug: str, body: StoreBody) -> None:
@@ -306,8 +299,7 @@ class ConfigRepository:
         before = connection_destinations(row.protocol, (row.settings or {}).get("issuer"))
         after = connection_destinations(body.protocol, getattr(body, "issuer", None))
         moved = new_destinations(before, after)
-        given = {"client_secret"} if getattr(body, "client_secret", None) is not None else set()
-        _require_secrets_for(moved, given)
+        _require_secrets_for(moved, body)
         return moved, before
 
     async def check_connection_change(

@@ -44,3 +44,32 @@ def test_a_url_already_used_for_the_same_secret_is_not_new_but_one_of_another_se
         Destination("api_token", "api_base_url", "https://shop.example"),
     ]
     assert new_destinations(before, after) == [after[1]]
+
+
+def test_a_secret_is_found_by_the_path_the_table_names_it_with() -> None:
+    from adapter.core.destinations import given
+    from adapter.schemas import StoreBody
+
+    body = StoreBody.model_validate(
+        {
+            "store_hash": "abc",
+            "client_id": "c",
+            "api_token": "t",
+            "channels": [
+                {"channel_id": 1, "kind": "hosted", "storefront_url": "https://a.example"},
+                {
+                    "channel_id": 7,
+                    "kind": "headless",
+                    "storefront_url": "https://b.example",
+                    "delivery": "access_token",
+                    "storefront_token": "s",
+                    "return_url": "https://b.example/r",
+                },
+            ],
+        }
+    )
+    assert given(body, "api_token") and not given(body, "client_secret")
+    assert given(body, "channels[7].storefront_token")
+    assert not given(body, "channels[1].storefront_token")
+    assert not given(body, "channels[9].storefront_token")
+    assert not given(body, "b2b.api_token")
