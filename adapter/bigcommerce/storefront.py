@@ -7,13 +7,19 @@ JWT it refused will not become valid by asking again.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from adapter.core.destinations import default_graphql_url
 from adapter.errors import UpstreamFailed
+from adapter.outbound import read_capped
 
+__all__ = ["CustomerAccessToken", "default_graphql_url", "login_with_customer_login_jwt"]
+
+MAX_RESPONSE_BYTES = 256 * 1024
 LOGIN_MUTATION = """
 mutation LoginWithCustomerLoginJwt($jwt: String!) {
   loginWithCustomerLoginJwt(jwt: $jwt) {
@@ -32,33 +38,31 @@ class CustomerAccessToken:
     expires_at: str | None
 
 
-def default_graphql_url(store_hash: str, channel_id: int) -> str:
-    return f"https://store-{store_hash}-{channel_id}.mybigcommerce.com/graphql"
-
-
 async def login_with_customer_login_jwt(
     http: httpx.AsyncClient, *, graphql_url: str, storefront_token: str, jwt: str
 ) -> CustomerAccessToken:
-    try:
-        response = await http.post(
-            graphql_url,
-            json={"query": LOGIN_MUTATION, "variables": {"jwt": jwt}},
-            headers={
-                "Authorization": f"Bearer {storefront_token}",
-                "Accept": "application/json",
-            },
-        )
-    except httpx.HTTPError as exc:
-        raise UpstreamFailed(
-            f"storefront GraphQL: {type(exc).__name__}", code="bigcommerce_unavailable"
-        ) from None
+    # Capped: graphql_url is configured by an administrator, and its answer is small.
+    response = await read_capped(
+        http,
+        "POST",
+        graphql_url,
+        what="storefront GraphQL",
+        max_bytes=MAX_RESPONSE_BYTES,
+        unreachable_code="bigcommerce_unavailable",
+        too_large_code="graphql_error",
+        json={"query": LOGIN_MUTATION, "variables": {"jwt": jwt}},
+        headers={
+            "Authorization": f"Bearer {storefront_token}",
+            "Accept": "application/json",
+        },
+    )
     if response.status_code in (401, 403):
         raise UpstreamFailed(
             f"storefront GraphQL refused the storefront token: HTTP {response.status_code}",
             code="storefront_token_refused",
         )
     try:
-        document: Any = response.json()
+        document: Any = json.loads(response.content)
     except ValueError:
         document = None
     if not isinstance(document, dict):

@@ -5,6 +5,7 @@ Secrets are sealed before they reach a row and opened only when a record is load
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,11 +15,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from adapter.clock import Clock
+from adapter.core.destinations import (
+    Destination,
+    connection_destinations,
+    given,
+    new_destinations,
+    store_destinations,
+)
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
 from adapter.core.secretbox import SecretBox
 from adapter.core.urls import check_outbound_url
 from adapter.db.models import Channel, Connection, Store
 from adapter.errors import ConfigurationError
+from adapter.outbound import check_public_host
 from adapter.saml.keys import self_signed_pair
 from adapter.schemas import (
     ChannelBody,
@@ -30,6 +39,44 @@ from adapter.schemas import (
 
 def _reveal(secret: SecretStr | None) -> str | None:
     return None if secret is None else secret.get_secret_value()
+
+
+@dataclass(frozen=True)
+class Saved:
+    """What a create-or-replace did: for the answer's status and the audit event."""
+
+    created: bool
+    # Destinations of stored secrets that this change moved (never set on a create).
+    moved: tuple[Destination, ...] = ()
+    previous: tuple[Destination, ...] = ()
+
+    def audit_details(self) -> dict[str, Any]:
+        if not self.moved:
+            return {}
+        before = {(d.secret, d.field): d.url for d in self.previous}
+        return {
+            "destinations_changed": [
+                {
+                    "secret": d.secret,
+                    "field": d.field,
+                    "url": d.url,
+                    "previous_url": before.get((d.secret, d.field)),
+                }
+                for d in self.moved
+            ]
+        }
+
+
+def _require_secrets_for(moved: list[Destination], body: object) -> None:
+    """A stored secret does not follow its destination: see adapter.core.destinations."""
+    for destination in moved:
+        if not given(body, destination.secret):
+            raise ConfigurationError(
+                f"{destination.secret} must be given again: {destination.field} is a new "
+                "destination for it (a stored secret is never sent to a changed URL)",
+                field=destination.secret,
+                code="secret_required",
+            )
 
 
 class ConfigRepository:
@@ -74,15 +121,50 @@ class ConfigRepository:
             select(Store).where(Store.slug == slug).options(selectinload(Store.channels))
         )
 
-    async def put_store(self, slug: str, body: StoreBody) -> bool:
-        """Create or replace a store; True when it was created."""
+    async def check_public_host(self, field: str, url: str | None) -> None:
+        """In production, a URL the adapter fetches must not name an internal host (SSRF).
+        Call after check_url: only a well-formed URL is resolved."""
+        if url is None or self._allow_loopback:
+            return
+        reason = await check_public_host(url)
+        if reason:
+            raise ConfigurationError(f"{field} {reason}", field=field, code="invalid_url")
+
+    async def check_store_urls(self, body: StoreBody) -> None:
         self.check_url("api_base_url", body.api_base_url)
         for channel in body.channels:
             prefix = f"channels[{channel.channel_id}]"
             self.check_url(f"{prefix}.storefront_url", channel.storefront_url)
             self.check_url(f"{prefix}.graphql_url", channel.graphql_url)
             self.check_url(f"{prefix}.return_url", channel.return_url)
+        # Only the URLs the adapter itself calls; storefront and return URLs are where a
+        # browser goes, and an intranet storefront is the merchant's business.
+        await self.check_public_host("api_base_url", body.api_base_url)
+        for channel in body.channels:
+            prefix = f"channels[{channel.channel_id}]"
+            await self.check_public_host(f"{prefix}.graphql_url", channel.graphql_url)
+
+    @staticmethod
+    def _moved_store_destinations(
+        row: Store | None, body: StoreBody
+    ) -> tuple[list[Destination], list[Destination]]:
+        if row is None:
+            return [], []
+        before = store_destinations(row)
+        moved = new_destinations(before, store_destinations(body))
+        _require_secrets_for(moved, body)
+        return moved, before
+
+    async def check_store_change(self, slug: str, body: StoreBody) -> None:
+        """Every refusal `put_store` can give, without writing (for `apply`'s preflight)."""
+        await self.check_store_urls(body)
+        self._moved_store_destinations(await self._store_row(slug), body)
+
+    async def put_store(self, slug: str, body: StoreBody) -> Saved:
+        """Create or replace a store."""
+        await self.check_store_urls(body)
         row = await self._store_row(slug)
+        moved, before = self._moved_store_destinations(row, body)
         created = row is None
         now = self._now()
         if row is None:
@@ -134,7 +216,7 @@ class ConfigRepository:
             await self._session.flush()
         row.channels = new_channels
         await self._session.flush()
-        return created
+        return Saved(created, tuple(moved), tuple(before))
 
     def _channel_row(self, store_slug: str, body: ChannelBody, previous: Channel | None) -> Channel:
         ctx = f"store:{store_slug}:channel:{body.channel_id}"
@@ -208,9 +290,29 @@ class ConfigRepository:
 
     # -- connections ----------------------------------------------------------------------
 
+    @staticmethod
+    def _moved_connection_destinations(
+        row: Connection | None, body: OidcConnectionBody | SamlConnectionBody
+    ) -> tuple[list[Destination], list[Destination]]:
+        if row is None:
+            return [], []
+        before = connection_destinations(row.protocol, (row.settings or {}).get("issuer"))
+        after = connection_destinations(body.protocol, getattr(body, "issuer", None))
+        moved = new_destinations(before, after)
+        _require_secrets_for(moved, body)
+        return moved, before
+
+    async def check_connection_change(
+        self, store_slug: str, slug: str, body: OidcConnectionBody | SamlConnectionBody
+    ) -> None:
+        """The secret rule of `put_connection`, without writing (for `apply`'s preflight)."""
+        store = await self._store_row(store_slug)
+        if store is not None:
+            self._moved_connection_destinations(await self._connection_row(store.id, slug), body)
+
     async def put_connection(
         self, store_slug: str, slug: str, body: OidcConnectionBody | SamlConnectionBody
-    ) -> bool:
+    ) -> Saved:
         store = await self._store_row(store_slug)
         if store is None:
             raise ConfigurationError(f"store {store_slug!r} does not exist", code="unknown_store")
@@ -224,9 +326,12 @@ class ConfigRepository:
             )
         if isinstance(body, OidcConnectionBody):
             self.check_url("issuer", body.issuer)
+            await self.check_public_host("issuer", body.issuer)
         if isinstance(body, SamlConnectionBody):
             self.check_url("idp_metadata_url", body.idp_metadata_url)
+            await self.check_public_host("idp_metadata_url", body.idp_metadata_url)
         row = await self._connection_row(store.id, slug)
+        moved, before = self._moved_connection_destinations(row, body)
         created = row is None
         now = self._now()
         if row is None:
@@ -250,7 +355,7 @@ class ConfigRepository:
         row.settings = body.model_dump(mode="json", exclude={"client_secret"})
         row.updated_at = now
         await self._session.flush()
-        return created
+        return Saved(created, tuple(moved), tuple(before))
 
     async def _connection_row(self, store_id: int, slug: str) -> Connection | None:
         return await self._session.scalar(

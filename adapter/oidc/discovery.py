@@ -7,6 +7,7 @@ refetches on the first unknown `kid`, at most once per cooldown.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,7 @@ from adapter.clock import Clock
 from adapter.core.urls import check_outbound_url
 from adapter.errors import UpstreamFailed
 from adapter.oidc.id_token import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, TENANT_PLACEHOLDER
+from adapter.outbound import FetchFailed, fetch_document
 
 METADATA_TTL_SECONDS = 3600
 JWKS_TTL_SECONDS = 3600
@@ -66,7 +68,9 @@ def parse_provider_metadata(
     if issuer != configured_issuer and not (
         multi_tenant and isinstance(issuer, str) and TENANT_PLACEHOLDER in issuer
     ):
-        raise InvalidProviderMetadata(f"issuer in discovery is {issuer!r}")
+        # The value is not repeated: the message reaches the admin API, and an answer that
+        # echoed what another host serves would make it a way to read that host.
+        raise InvalidProviderMetadata("the issuer in the discovery document is not this issuer")
 
     def url(name: str, *, required: bool = True) -> str | None:
         value = document.get(name)
@@ -114,18 +118,15 @@ def parse_provider_metadata(
 
 
 async def fetch_json(http: httpx.AsyncClient, url: str, what: str) -> Any:
+    content = await fetch_document(
+        http, url, what=what, max_bytes=MAX_DOCUMENT_BYTES, accept="application/json"
+    )
     try:
-        response = await http.get(url, headers={"Accept": "application/json"})
-    except httpx.HTTPError as exc:
-        raise UpstreamFailed(f"{what}: {type(exc).__name__}", code="idp_unreachable") from None
-    if response.status_code != 200:
-        raise UpstreamFailed(f"{what}: HTTP {response.status_code}", code="idp_unreachable")
-    if len(response.content) > MAX_DOCUMENT_BYTES:
-        raise UpstreamFailed(f"{what}: document too large", code="idp_bad_response")
-    try:
-        return response.json()
+        return json.loads(content)
     except ValueError:
-        raise UpstreamFailed(f"{what}: not JSON", code="idp_bad_response") from None
+        raise FetchFailed(
+            f"{what}: not JSON", reason=f"{what} is not JSON", code="idp_bad_response"
+        ) from None
 
 
 class _TimedCache:

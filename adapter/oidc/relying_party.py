@@ -8,6 +8,7 @@ callback belongs to (and so the expected nonce and verifier) is decided by the c
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from adapter.oidc.id_token import (
     verify_id_token,
 )
 from adapter.oidc.keys import UnknownKeyId, select_key
+from adapter.outbound import read_capped
 
 MAX_TOKEN_RESPONSE_BYTES = 256 * 1024
 # OP error codes that mean "the person did not or could not sign in", not "the OP is broken".
@@ -234,14 +236,15 @@ class OidcRelyingParty:
         _, headers, encoded = ClientAuth(client.client_id, client.client_secret, method).prepare(
             "POST", metadata.token_endpoint, headers, str(body)
         )
-        try:
-            response = await self._http.post(
-                metadata.token_endpoint, content=encoded, headers=headers
-            )
-        except httpx.HTTPError as exc:
-            raise UpstreamFailed(
-                f"token endpoint: {type(exc).__name__}", code="idp_unreachable"
-            ) from None
+        response = await read_capped(
+            self._http,
+            "POST",
+            metadata.token_endpoint,
+            what="token endpoint",
+            max_bytes=MAX_TOKEN_RESPONSE_BYTES,
+            content=encoded,
+            headers=headers,
+        )
         if response.status_code in (400, 401):
             # invalid_grant: a code already used, expired, or not issued to us.
             raise NotVerified(
@@ -253,9 +256,7 @@ class OidcRelyingParty:
                 f"token endpoint: HTTP {response.status_code}", code="idp_unreachable"
             )
         try:
-            if len(response.content) > MAX_TOKEN_RESPONSE_BYTES:
-                raise ValueError("too large")
-            tokens = response.json()
+            tokens = json.loads(response.content)
         except ValueError:
             raise UpstreamFailed("token endpoint: not JSON", code="idp_bad_response") from None
         if not isinstance(tokens, dict) or not isinstance(tokens.get("id_token"), str):
@@ -305,19 +306,18 @@ class OidcRelyingParty:
         return any(name not in claims for name in wanted)
 
     async def _userinfo(self, endpoint: str, access_token: str) -> dict[str, Any]:
-        try:
-            response = await self._http.get(
-                endpoint,
-                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-            )
-        except httpx.HTTPError as exc:
-            raise UpstreamFailed(
-                f"userinfo: {type(exc).__name__}", code="idp_unreachable"
-            ) from None
+        response = await read_capped(
+            self._http,
+            "GET",
+            endpoint,
+            what="userinfo",
+            max_bytes=MAX_TOKEN_RESPONSE_BYTES,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )
         if response.status_code != 200:
             raise UpstreamFailed(f"userinfo: HTTP {response.status_code}", code="idp_unreachable")
         try:
-            document = response.json()
+            document = json.loads(response.content)
         except ValueError:
             raise UpstreamFailed("userinfo: not JSON", code="idp_bad_response") from None
         if not isinstance(document, dict):

@@ -13,7 +13,13 @@ import httpx
 from adapter.clock import Clock
 from adapter.core.records import ConnectionRecord
 from adapter.errors import UpstreamFailed
-from adapter.saml.metadata import IdpMetadata, InvalidMetadata, parse_idp_metadata
+from adapter.outbound import FetchFailed, fetch_document
+from adapter.saml.metadata import (
+    MAX_METADATA_BYTES,
+    IdpMetadata,
+    InvalidMetadata,
+    parse_idp_metadata,
+)
 from adapter.saml.service_provider import ServiceProvider, ServiceProviderSettings
 from adapter.schemas import SamlConnectionBody
 
@@ -64,18 +70,14 @@ class ServiceProviderRegistry:
         if refresh:
             self._forced[url] = now
         try:
-            response = await self._http.get(url)
-        except httpx.HTTPError as exc:
+            content = await fetch_document(
+                self._http, url, what="IdP metadata", max_bytes=MAX_METADATA_BYTES
+            )
+        except FetchFailed:
             if cached:
                 return cached[1]  # keep serving the last good metadata while the IdP is away
-            raise UpstreamFailed(
-                f"metadata: {type(exc).__name__}", code="idp_unreachable"
-            ) from None
-        if response.status_code != 200:
-            if cached:
-                return cached[1]
-            raise UpstreamFailed(f"metadata: HTTP {response.status_code}", code="idp_unreachable")
-        text = response.content.decode("utf-8", errors="replace")
+            raise
+        text = content.decode("utf-8", errors="replace")
         self._fetched[url] = (now, text)
         return text
 

@@ -11,7 +11,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import httpx
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,10 +27,12 @@ from adapter.db.config import ConfigRepository
 from adapter.db.links import LinkExists, LinkRepository
 from adapter.db.models import AuditEvent, Connection, Link, Store
 from adapter.errors import AdapterError, BadRequest, ConfigurationError, Conflict, NotFound
+from adapter.logging import get_logger
 from adapter.oidc.discovery import InvalidProviderMetadata, fetch_json, parse_provider_metadata
 from adapter.oidc.relying_party import identity_from_claims
+from adapter.outbound import FetchFailed, check_public_host, fetch_document
 from adapter.saml.identity import identity_from_assertion
-from adapter.saml.metadata import InvalidMetadata, parse_idp_metadata
+from adapter.saml.metadata import MAX_METADATA_BYTES, InvalidMetadata, parse_idp_metadata
 from adapter.saml.service_provider import NAMEID_FORMAT_PERSISTENT, VerifiedAssertion
 from adapter.schemas import (
     ChannelView,
@@ -53,6 +54,7 @@ from adapter.services.login import oidc_client_settings, parse_channel_id
 from adapter.services.runtime import Runtime
 
 T = TypeVar("T")
+log = get_logger("adapter.admin")
 MAX_PAGE = 500
 
 
@@ -199,10 +201,16 @@ class AdminService:
     async def put_store(self, slug: str, body: StoreBody, actor: str) -> tuple[bool, StoreView]:
         async def work(session: AsyncSession) -> tuple[bool, StoreView]:
             config = self._config(session)
-            created = await config.put_store(slug, body)
-            self._audit(session, "store.created" if created else "store.updated", actor, slug)
+            saved = await config.put_store(slug, body)
+            self._audit(
+                session,
+                "store.created" if saved.created else "store.updated",
+                actor,
+                slug,
+                details=saved.audit_details(),
+            )
             await session.flush()
-            return created, store_view(await self._store(session, config, slug))
+            return saved.created, store_view(await self._store(session, config, slug))
 
         return await self._write(work)
 
@@ -228,6 +236,10 @@ class AdminService:
         try:
             await self._rt.customers_api(store).probe()
         except AdapterError as exc:
+            if exc.code == "bigcommerce_unavailable":
+                # Not which network error: that would tell the caller about hosts, not tokens.
+                log.info("credential check failed", detail=exc.detail)
+                return CredentialCheck(ok=False, message="BigCommerce could not be reached")
             return CredentialCheck(ok=False, message=exc.detail)
         return CredentialCheck(ok=True, message="the API token can read customers")
 
@@ -235,7 +247,8 @@ class AdminService:
 
     async def validate_connection(self, body: OidcConnectionBody | SamlConnectionBody) -> None:
         """Everything that can be checked before saving, URL rules first: a refused URL is
-        never fetched."""
+        never fetched. A failure names what the operator can fix, never what the remote
+        answered beyond its status."""
         field, url = (
             ("issuer", body.issuer)
             if isinstance(body, OidcConnectionBody)
@@ -245,6 +258,8 @@ class AdminService:
             reason = check_outbound_url(
                 url, allow_insecure_loopback=self._rt.settings.allow_insecure_loopback
             )
+            if reason is None and not self._rt.settings.allow_insecure_loopback:
+                reason = await check_public_host(url)
             if reason:
                 raise ConfigurationError(f"{field} {reason}", field=field, code="invalid_url")
         if isinstance(body, SamlConnectionBody):
@@ -253,17 +268,28 @@ class AdminService:
         reason = None
         url = body.issuer.rstrip("/") + "/.well-known/openid-configuration"
         try:
-            document = await fetch_json(self._rt.idp_http, url, "discovery")
-            parse_provider_metadata(
+            document = await fetch_json(self._rt.idp_http, url, "discovery document")
+            metadata = parse_provider_metadata(
                 document,
                 configured_issuer=body.issuer,
                 multi_tenant=body.allowed_tenants is not None,
                 allow_insecure_loopback=self._rt.settings.allow_insecure_loopback,
             )
-        except AdapterError as exc:
-            reason = exc.detail
+            if not self._rt.settings.allow_insecure_loopback:
+                # The endpoints the adapter will call, named by the issuer: the connection
+                # guard refuses them anyway, but the operator should hear of it now.
+                for name, endpoint in (
+                    ("token_endpoint", metadata.token_endpoint),
+                    ("jwks_uri", metadata.jwks_uri),
+                    ("userinfo_endpoint", metadata.userinfo_endpoint),
+                ):
+                    if endpoint and (refused := await check_public_host(endpoint)):
+                        raise InvalidProviderMetadata(f"{name} {refused}")
+        except FetchFailed as exc:
+            log.info("connection check failed", detail=exc.detail)
+            reason = exc.reason
         except InvalidProviderMetadata as exc:
-            reason = f"discovery: {exc}"
+            reason = str(exc)
         if reason:
             raise ConfigurationError(
                 f"the issuer's discovery document cannot be used: {reason}",
@@ -283,20 +309,17 @@ class AdminService:
         if body.idp_metadata_url is not None:
             field = "idp_metadata_url"
             try:
-                response = await self._rt.idp_http.get(body.idp_metadata_url)
-            except httpx.HTTPError as exc:
-                raise ConfigurationError(
-                    f"metadata could not be fetched ({type(exc).__name__})",
-                    field=field,
-                    code="metadata_unusable",
-                ) from None
-            if response.status_code != 200:
-                raise ConfigurationError(
-                    f"metadata could not be fetched (HTTP {response.status_code})",
-                    field=field,
-                    code="metadata_unusable",
+                document = await fetch_document(
+                    self._rt.idp_http,
+                    body.idp_metadata_url,
+                    what="metadata",
+                    max_bytes=MAX_METADATA_BYTES,
                 )
-            document = response.content
+            except FetchFailed as exc:
+                log.info("connection check failed", detail=exc.detail)
+                raise ConfigurationError(
+                    exc.reason, field=field, code="metadata_unusable"
+                ) from None
         try:
             parse_idp_metadata(document or "")
         except InvalidMetadata as exc:
@@ -306,22 +329,29 @@ class AdminService:
         self, store: str, slug: str, body: OidcConnectionBody | SamlConnectionBody, actor: str
     ) -> tuple[bool, ConnectionView]:
         await self.get_store(store)  # 404 before the network is asked anything
+
+        async def secret_rule(session: AsyncSession) -> None:
+            # Before discovery: a URL that would receive a kept secret is not even fetched.
+            await self._config(session).check_connection_change(store, slug, body)
+
+        await self._read(secret_rule)
         await self.validate_connection(body)
 
         async def work(session: AsyncSession) -> tuple[bool, ConnectionView]:
             config = self._config(session)
-            created = await config.put_connection(store, slug, body)
+            saved = await config.put_connection(store, slug, body)
             row = await self._store(session, config, store)
             self._audit(
                 session,
-                "connection.created" if created else "connection.updated",
+                "connection.created" if saved.created else "connection.updated",
                 actor,
                 store,
                 connection_slug=slug,
+                details=saved.audit_details(),
             )
             connection = await config.connection_row(row.id, slug)
             assert connection is not None
-            return created, connection_view(connection)
+            return saved.created, connection_view(connection)
 
         return await self._write(work)
 

@@ -228,12 +228,14 @@ async def _preflight(runtime: Runtime, admin: AdminService, stores: list[Desired
             where = f"stores.{desired.slug}"
             body = desired.body
             try:
-                repo.check_url("api_base_url", body.api_base_url)
-                for i, channel in enumerate(body.channels):
-                    for name in ("storefront_url", "graphql_url", "return_url"):
-                        repo.check_url(f"channels.{i}.{name}", getattr(channel, name))
+                await repo.check_store_change(desired.slug, body)
             except ConfigurationError as exc:
                 raise _located(where, exc) from None
+            for slug, connection in desired.connections.items():
+                try:
+                    await repo.check_connection_change(desired.slug, slug, connection)
+                except ConfigurationError as exc:
+                    raise _located(f"{where}.connections.{slug}", exc) from None
     for desired in stores:
         channel_ids = {c.channel_id for c in desired.body.channels}
         for slug, connection in desired.connections.items():
@@ -299,13 +301,11 @@ async def apply_file(runtime: Runtime, stores: list[DesiredStore], *, dry_run: b
             where = f"stores.{desired.slug}" + (f".connections.{slug}" if slug else "")
             try:
                 if slug is None:
-                    created = await repo.put_store(desired.slug, desired.body)
-                    kind = "store.created" if created else "store.updated"
+                    saved = await repo.put_store(desired.slug, desired.body)
+                    kind = "store.created" if saved.created else "store.updated"
                 else:
-                    created = await repo.put_connection(
-                        desired.slug, slug, desired.connections[slug]
-                    )
-                    kind = "connection.created" if created else "connection.updated"
+                    saved = await repo.put_connection(desired.slug, slug, desired.connections[slug])
+                    kind = "connection.created" if saved.created else "connection.updated"
             except ConfigurationError as exc:
                 raise _located(where, exc) from None  # the transaction rolls back
             audit.record(
@@ -315,6 +315,7 @@ async def apply_file(runtime: Runtime, stores: list[DesiredStore], *, dry_run: b
                     store_slug=desired.slug,
                     connection_slug=slug,
                     actor=ACTOR,
+                    details=saved.audit_details(),
                 )
             )
     runtime.connections.clear()

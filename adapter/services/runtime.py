@@ -18,6 +18,7 @@ from adapter.core.secretbox import SecretBox
 from adapter.db.engine import create_engine, create_sessionmaker
 from adapter.oidc.discovery import ProviderDirectory
 from adapter.oidc.relying_party import OidcRelyingParty
+from adapter.outbound import GuardedTransport
 from adapter.saml.registry import ServiceProviderRegistry
 from adapter.services.config_cache import ConnectionCache
 from adapter.settings import Settings
@@ -33,6 +34,14 @@ def _tls_context() -> ssl.SSLContext:
 
 
 def _http_client(settings: Settings) -> httpx.AsyncClient:
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=20)
+    # In production every connection is opened by the address guard (adapter.outbound), so
+    # no configured URL can reach an internal address, whatever its name resolves to when.
+    transport = (
+        None
+        if settings.allow_insecure_loopback
+        else GuardedTransport(verify=_tls_context(), limits=limits)
+    )
     return httpx.AsyncClient(
         verify=_tls_context(),
         timeout=httpx.Timeout(
@@ -40,7 +49,8 @@ def _http_client(settings: Settings) -> httpx.AsyncClient:
         ),
         follow_redirects=False,
         headers={"User-Agent": USER_AGENT},
-        limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+        limits=limits,
+        transport=transport,
     )
 
 

@@ -107,8 +107,7 @@ class World:
             public_url=self.public_url,
             secret_key=SecretStr(self.secret_key),
             admin_token=SecretStr(ADMIN_TOKEN),
-            allow_insecure_loopback=True,
-            **{**self.settings_overrides, **overrides},
+            **{"allow_insecure_loopback": True, **self.settings_overrides, **overrides},
         )
         self.runtime = Runtime.build(settings, clock=self.clock)
         self.adapter = server.start(create_app(self.runtime))
