@@ -111,6 +111,7 @@ def _check_confirmations(
     # as InResponseTo. Other methods are refused: this ACS only takes bearer assertions, and
     # pysaml2 runs no time check on them (and drops a holder-of-key without a key silently).
     # The list is the assertion's own, before pysaml2 kept only those it could confirm.
+    # (No reason below puts a word after "bearer": redaction would take it for a credential.)
     if not confirmations:
         raise refuse("no SubjectConfirmation")
     windows = []
@@ -119,21 +120,21 @@ def _check_confirmations(
             raise refuse(f"SubjectConfirmation method {confirmation.method} is not bearer")
         data = confirmation.subject_confirmation_data
         if data is None:
-            raise refuse("bearer SubjectConfirmation without data")
+            raise refuse("SubjectConfirmation without data")
         if data.recipient != expected.acs_url:
-            raise refuse("bearer Recipient is not this ACS")
+            raise refuse("confirmation Recipient is not this ACS")
         if not data.not_on_or_after:
-            raise refuse("bearer SubjectConfirmationData without NotOnOrAfter")
+            raise refuse("SubjectConfirmationData without NotOnOrAfter")
         windows.append(_instant(data.not_on_or_after))
         # A response captured on its way to one browser, its unsigned InResponseTo removed,
         # must not pass as IdP-initiated elsewhere: the signed one here still names a request.
         if expected.outstanding_request_id is None and data.in_response_to:
-            raise refuse("bearer InResponseTo without an outstanding request")
+            raise refuse("confirmation InResponseTo without an outstanding request")
         if (
             expected.outstanding_request_id is not None
             and data.in_response_to != expected.outstanding_request_id
         ):
-            raise refuse("bearer InResponseTo is not this browser's request")
+            raise refuse("confirmation InResponseTo is not this browser's request")
     return windows
 
 

@@ -148,7 +148,13 @@ def run(
         database=None,
     )
     def answers_without_server_error(example: Any) -> None:
-        check(request(example))
+        try:
+            answer = request(example)
+        except httpx.InvalidURL:
+            # Longer than any HTTP client sends (httpx stops at 64 KiB): not an input the
+            # adapter can meet through a client, and not one to spend an example on.
+            hypothesis.reject()
+        check(answer)
 
     for known in always:
         answers_without_server_error = hypothesis.example(example=known)(

@@ -375,7 +375,7 @@ def test_bearer_confirmation_for_another_recipient_is_refused(saml: SamlWorld, b
     # pysaml2 takes any non-empty Recipient; our own entity id is not our ACS either.
     edit = (r'Recipient="[^"]+"', f'Recipient="{saml.sp_entity_id}"')
     outcome = answer(saml, browser, **resigned(saml, edit))
-    assert_refused_by_rule(saml.world, outcome, "bearer Recipient is not this ACS")
+    assert_refused_by_rule(saml.world, outcome, "confirmation Recipient is not this ACS")
 
 
 def test_bearer_confirmation_without_not_on_or_after_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
@@ -462,7 +462,7 @@ def test_solicited_assertion_posted_as_idp_initiated_is_refused(saml: SamlWorld)
     stripped = xml.replace(f' InResponseTo="{request_id}"', "", 1)
     assert stripped.count(f'InResponseTo="{request_id}"') == 1  # the signed one remains
     outcome = saml.post(saml.world.browser(), stripped, "")
-    assert_refused_by_rule(saml.world, outcome, "bearer InResponseTo without an outstanding")
+    assert_refused_by_rule(saml.world, outcome, "confirmation InResponseTo without an outstanding")
 
 
 def test_confirmation_answering_another_request_is_refused(saml: SamlWorld, browser) -> None:  # type: ignore[no-untyped-def]
@@ -485,7 +485,7 @@ def test_encrypted_confirmation_answering_another_request_is_refused(
 ) -> None:  # type: ignore[no-untyped-def]
     # pysaml2 compares the confirmations' InResponseTo only in plaintext assertions.
     outcome = _encrypted(saml, browser, extra_unsigned=False, answering="id-another-request")
-    assert_refused_by_rule(saml.world, outcome, "bearer InResponseTo is not this browser's")
+    assert_refused_by_rule(saml.world, outcome, "confirmation InResponseTo is not this browser's")
 
 
 @pytest.mark.parametrize(

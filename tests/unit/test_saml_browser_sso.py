@@ -124,7 +124,7 @@ def test_audience_restrictions(conditions: str, rule: str) -> None:
         ("", "no SubjectConfirmation"),
         (
             f'<saml:SubjectConfirmation Method="{BEARER}"/>',
-            "bearer SubjectConfirmation without data",
+            "SubjectConfirmation without data",
         ),
         (
             CONFIRMATION.replace(BEARER, "urn:oasis:names:tc:SAML:2.0:cm:sender-vouches"),
@@ -160,7 +160,7 @@ def test_an_idp_initiated_assertion_must_not_name_a_request() -> None:
     unsolicited = BrowserSsoExpectations(
         sp_entity_id=SP, acs_url=ACS, idp_entity_id=IDP, outstanding_request_id=None
     )
-    with _refused("bearer InResponseTo without an outstanding request"):
+    with _refused("confirmation InResponseTo without an outstanding request"):
         _check(_assertion(), unsolicited)
     bare = CONFIRMATION.replace(f' InResponseTo="{REQUEST}"', "")
     assert _check(_assertion(confirmations=bare), unsolicited)
