@@ -26,6 +26,10 @@ _DEFAULT_RATE_LIMIT_PAUSE = 1.0
 # A reset header of 0 must not turn the wait into a busy loop against the API.
 _MIN_RATE_LIMIT_PAUSE = 0.05
 _MAX_RATE_LIMITED_ATTEMPTS = 20
+# A page of customers or a settings object is a few KiB; an answer past this is not one.
+MAX_ANSWER_BYTES = 1024 * 1024
+# Headers that describe the bytes on the wire, not the body kept after reading it.
+_WIRE_HEADERS = ("content-encoding", "content-length", "transfer-encoding")
 
 
 @dataclass(frozen=True)
@@ -124,9 +128,7 @@ class CustomersApi:
         read_retries = iter(_READ_RETRY_DELAYS if method == "GET" else ())
         while True:
             try:
-                response = await self._http.request(
-                    method, url, params=params, json=json, headers=self._headers
-                )
+                response = await self._read_capped(method, url, params=params, json=json)
             except httpx.TimeoutException:
                 if method == "GET" and (delay := next(read_retries, None)) is not None:
                     await self._sleep(delay)
@@ -156,6 +158,30 @@ class CustomersApi:
                 await self._sleep(delay)
                 continue
             return response
+
+    async def _read_capped(
+        self, method: str, url: str, *, params: Any, json: Any
+    ) -> httpx.Response:
+        """The answer, read up to MAX_ANSWER_BYTES (decoded) and refused beyond: an API
+        base URL that answers without end must not fill the worker's memory."""
+        too_large = UpstreamFailed(
+            f"BigCommerce {method}: answer over {MAX_ANSWER_BYTES} bytes", code="bigcommerce_error"
+        )
+        async with self._http.stream(
+            method, url, params=params, json=json, headers=self._headers
+        ) as streamed:
+            declared = streamed.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+                raise too_large
+            body = bytearray()
+            async for chunk in streamed.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_ANSWER_BYTES:
+                    raise too_large
+            headers = [(k, v) for k, v in streamed.headers.multi_items() if k not in _WIRE_HEADERS]
+            return httpx.Response(
+                streamed.status_code, headers=headers, content=bytes(body), request=streamed.request
+            )
 
     @staticmethod
     def _reset_seconds(response: httpx.Response) -> float:

@@ -183,3 +183,26 @@ def test_a_body_that_trickles_for_ever_is_cut_off_at_the_deadline(
         _run(fetch())
     assert refused.value.code == "idp_unreachable"
     assert app.stopped.wait(10)
+
+
+def test_a_customers_api_answer_without_end_is_refused_past_its_cap(
+    flood: tuple[str, Flood],
+) -> None:
+    from adapter.bigcommerce.customers import MAX_ANSWER_BYTES, CustomersApi
+
+    url, app = flood
+
+    async def search() -> None:
+        async with _client() as http:
+            api = CustomersApi(
+                http, api_base_url=url, store_hash="abc", api_token="t", max_rate_limit_wait=1
+            )
+            await api.find_by_email("ada@example.com")
+
+    with pytest.raises(UpstreamFailed) as refused:
+        asyncio.run(search())
+    assert refused.value.code == "bigcommerce_error"
+    assert "answer over" in refused.value.detail
+    assert app.stopped.wait(5)
+    # Socket buffers on loopback hold a few MiB; the offer was 256 MiB.
+    assert app.sent < MAX_ANSWER_BYTES + 32 * 1024 * 1024, app.sent
