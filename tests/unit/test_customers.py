@@ -265,3 +265,24 @@ async def test_get_of_an_unknown_customer_gives_none(make_api: MakeApi) -> None:
     fake = FakeBigCommerce(ok())
     assert await (await make_api(fake)).get(404) is None
     assert fake.requests[0].url.params["id:in"] == "404"
+
+
+# --- channel settings --------------------------------------------------------------------------
+
+
+async def test_channel_refusing_global_logins_is_reported(make_api: MakeApi) -> None:
+    fake = FakeBigCommerce(httpx.Response(200, json={"data": {"allow_global_logins": False}}))
+    assert await (await make_api(fake)).channel_allows_global_logins(2) is False
+    assert str(fake.requests[0].url) == f"{CUSTOMERS_URL}/settings/channels/2"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"data": {"allow_global_logins": true}}', b'{"data": null}', b"[]", b"not json"],
+    ids=["allowed", "no-data", "not-an-object", "not-json"],
+)
+async def test_channel_settings_that_do_not_refuse_global_logins_allow_them(
+    make_api: MakeApi, body: bytes
+) -> None:
+    fake = FakeBigCommerce(httpx.Response(200, content=body))
+    assert await (await make_api(fake)).channel_allows_global_logins(2) is True
