@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import json as jsonlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -64,10 +64,11 @@ class Answer:
     """What BigCommerce answered to one request, after the retries, read in full."""
 
     status: int
-    content: bytes
+    # Customer records: kept out of the repr, so an answer in a log line shows no PII.
+    content: bytes = field(repr=False)
 
     def json(self) -> Any:
-        """The body parsed as JSON, or None when it is not JSON."""
+        """The body parsed as JSON; None when it is not JSON (or is JSON's null)."""
         try:
             return jsonlib.loads(self.content)
         except ValueError:
@@ -80,7 +81,7 @@ class Answer:
 
 
 class BigCommerceTransport:
-    """Sends requests to one store's BigCommerce APIs with the retry policy above.
+    """Sends requests to BigCommerce with one set of credentials, under the policy above.
 
     `api_token` goes out as `X-Auth-Token` (None for a call that authenticates in its body,
     such as the OAuth token exchange); `headers` are added to every request (B2B Edition

@@ -339,3 +339,7 @@ def test_answer_json_is_the_parsed_body() -> None:
 @pytest.mark.parametrize("body", [b"", b"<html>maintenance</html>", b"\xff\xfe{"])
 def test_answer_json_of_a_body_that_is_not_json_is_none(body: bytes) -> None:
     assert Answer(200, body).json() is None
+
+
+def test_answer_repr_leaves_the_body_out() -> None:
+    assert "jane" not in repr(Answer(200, b'{"data": [{"email": "jane@example.com"}]}'))
