@@ -3,6 +3,14 @@ token, for headless channels with `delivery: "access_token"`.
 
 Never retried: BigCommerce may block a client IP after repeated invalid login JWTs, and a
 JWT it refused will not become valid by asking again.
+
+Not sent through the REST transport (adapter.bigcommerce.transport), on purpose. That transport
+sends a request again after a 429, and this one must go out once, 429 or not. Its failures mean
+other things: a 401 or 403 refuses the channel's storefront token (`storefront_token_refused`),
+not the store's API token (`bigcommerce_auth`), and GraphQL reports its errors inside a 200
+answer (`graphql_error`). And its URL comes from a channel's configuration, so its answer is
+read like any other administrator-named destination, by `adapter.outbound.read_capped`, which
+also bounds the whole read by a deadline.
 """
 
 from __future__ import annotations

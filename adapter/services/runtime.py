@@ -11,7 +11,8 @@ import certifi
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
-from adapter.bigcommerce.customers import CallObserver, CustomersApi, Sleep
+from adapter.bigcommerce.customers import CustomersApi
+from adapter.bigcommerce.transport import BigCommerceTransport, CallObserver, Sleep
 from adapter.clock import Clock, SystemClock
 from adapter.core.records import StoreRecord
 from adapter.core.secretbox import SecretBox
@@ -103,15 +104,21 @@ class Runtime:
             connections=ConnectionCache(clock, settings.config_cache_seconds),
         )
 
-    def customers_api(self, store: StoreRecord) -> CustomersApi:
-        return CustomersApi(
+    def bigcommerce_transport(self, store: StoreRecord) -> BigCommerceTransport:
+        """The transport every BigCommerce REST client of `store` sends its requests through."""
+        return BigCommerceTransport(
             self.bigcommerce_http,
-            api_base_url=store.api_base_url,
-            store_hash=store.store_hash,
             api_token=store.api_token,
             max_rate_limit_wait=self.settings.rate_limit_max_wait_seconds,
             sleep=self.sleep,
             observe=self.observe_bigcommerce,
+        )
+
+    def customers_api(self, store: StoreRecord) -> CustomersApi:
+        return CustomersApi(
+            self.bigcommerce_transport(store),
+            api_base_url=store.api_base_url,
+            store_hash=store.store_hash,
         )
 
     async def close(self) -> None:

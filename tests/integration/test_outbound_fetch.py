@@ -188,15 +188,15 @@ def test_a_body_that_trickles_for_ever_is_cut_off_at_the_deadline(
 def test_a_customers_api_answer_without_end_is_refused_past_its_cap(
     flood: tuple[str, Flood],
 ) -> None:
-    from adapter.bigcommerce.customers import MAX_ANSWER_BYTES, CustomersApi
+    from adapter.bigcommerce.customers import CustomersApi
+    from adapter.bigcommerce.transport import MAX_ANSWER_BYTES, BigCommerceTransport
 
     url, app = flood
 
     async def search() -> None:
         async with _client() as http:
-            api = CustomersApi(
-                http, api_base_url=url, store_hash="abc", api_token="t", max_rate_limit_wait=1
-            )
+            transport = BigCommerceTransport(http, api_token="t", max_rate_limit_wait=1)
+            api = CustomersApi(transport, api_base_url=url, store_hash="abc")
             await api.find_by_email("ada@example.com")
 
     with pytest.raises(UpstreamFailed) as refused:

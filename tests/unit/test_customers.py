@@ -13,14 +13,14 @@ import httpx
 import pytest
 
 from adapter.bigcommerce.customers import CustomersApi, EmailInUse, NewCustomer
+from adapter.bigcommerce.transport import BigCommerceTransport
 from adapter.errors import UpstreamFailed
+from tests.support.scripted_bigcommerce import FakeBigCommerce, RecordedSleep, rate_limited, status
 
 API = "https://api.bigcommerce.test"
 STORE_HASH = "abc123"
 API_TOKEN = "bc-api-token-0123"
 CUSTOMERS_URL = f"{API}/stores/{STORE_HASH}/v3/customers"
-
-Answer = httpx.Response | Exception
 
 
 def customer(id_: int = 7, email: str = "jane.doe@example.com", **fields: Any) -> dict[str, Any]:
@@ -39,44 +39,6 @@ def ok(*customers: dict[str, Any], status: int = 200) -> httpx.Response:
     return httpx.Response(status, json={"data": list(customers), "meta": {}})
 
 
-def rate_limited(reset_ms: int | str | None = None) -> httpx.Response:
-    headers = {} if reset_ms is None else {"X-Rate-Limit-Time-Reset-Ms": str(reset_ms)}
-    return httpx.Response(429, headers=headers, json={"status": 429, "title": "Too many"})
-
-
-def status(code: int) -> httpx.Response:
-    return httpx.Response(code, json={"status": code, "title": "error"})
-
-
-class FakeBigCommerce:
-    """Answers requests in order; the last answer repeats. Records every request."""
-
-    def __init__(self, *answers: Answer | Callable[[httpx.Request], Answer]):
-        self.answers = list(answers)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if callable(answer) and not isinstance(answer, httpx.Response):
-            answer = answer(request)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
-
-    @property
-    def methods(self) -> list[str]:
-        return [r.method for r in self.requests]
-
-
-class RecordedSleep:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
-
-
 MakeApi = Callable[..., Awaitable[CustomersApi]]
 
 
@@ -92,14 +54,10 @@ async def make_api(sleep: RecordedSleep) -> AsyncIterator[MakeApi]:
     async def make(fake: FakeBigCommerce, *, max_wait: float = 5.0) -> CustomersApi:
         client = httpx.AsyncClient(transport=httpx.MockTransport(fake))
         clients.append(client)
-        return CustomersApi(
-            client,
-            api_base_url=API + "/",
-            store_hash=STORE_HASH,
-            api_token=API_TOKEN,
-            max_rate_limit_wait=max_wait,
-            sleep=sleep,
+        transport = BigCommerceTransport(
+            client, api_token=API_TOKEN, max_rate_limit_wait=max_wait, sleep=sleep
         )
+        return CustomersApi(transport, api_base_url=API + "/", store_hash=STORE_HASH)
 
     yield make
     for client in clients:
@@ -115,7 +73,7 @@ NEW = NewCustomer(
 )
 
 
-# --- rate limits -----------------------------------------------------------------------------
+# --- retries (the policy is the transport's: tests/unit/test_bigcommerce_transport.py) ----------
 
 
 async def test_rate_limited_read_waits_for_the_reset_time_then_succeeds(
@@ -126,65 +84,6 @@ async def test_rate_limited_read_waits_for_the_reset_time_then_succeeds(
     assert [c.id for c in found] == [7]
     assert sleep.delays == [1.5, 0.25]
     assert len(fake.requests) == 3
-
-
-async def test_rate_limit_without_reset_header_pauses_one_second(
-    make_api: MakeApi, sleep: RecordedSleep
-) -> None:
-    fake = FakeBigCommerce(rate_limited(None), ok(customer()))
-    assert await (await make_api(fake)).get(7) is not None
-    assert sleep.delays == [1.0]
-
-
-async def test_rate_limit_beyond_the_wait_budget_fails_without_waiting(
-    make_api: MakeApi, sleep: RecordedSleep
-) -> None:
-    fake = FakeBigCommerce(rate_limited(6000))
-    with pytest.raises(UpstreamFailed) as failed:
-        await (await make_api(fake, max_wait=5.0)).get(7)
-    assert failed.value.code == "bigcommerce_rate_limited"
-    assert failed.value.status == 502
-    assert sleep.delays == []
-    assert len(fake.requests) == 1
-
-
-async def test_rate_limit_waits_add_up_against_the_budget(
-    make_api: MakeApi, sleep: RecordedSleep
-) -> None:
-    fake = FakeBigCommerce(rate_limited(3000))
-    with pytest.raises(UpstreamFailed) as failed:
-        await (await make_api(fake, max_wait=5.0)).find_by_email("jane.doe@example.com")
-    assert failed.value.code == "bigcommerce_rate_limited"
-    assert sleep.delays == [3.0]
-    assert len(fake.requests) == 2
-
-
-@pytest.mark.parametrize("reset_ms", [0, -5000], ids=["zero", "negative"])
-async def test_endless_rate_limit_with_zero_reset_eventually_fails(
-    make_api: MakeApi, reset_ms: int
-) -> None:
-    calls = 0
-
-    def answer(_request: httpx.Request) -> Answer:
-        nonlocal calls
-        calls += 1
-        # Stops the test from spinning for ever: the adapter should have given up long before.
-        return RuntimeError("still retrying") if calls > 100 else rate_limited(reset_ms)
-
-    with pytest.raises(UpstreamFailed):
-        await (await make_api(FakeBigCommerce(answer))).get(7)
-
-
-# --- server errors and timeouts ----------------------------------------------------------------
-
-
-async def test_read_failing_with_5xx_is_retried_with_backoff_then_succeeds(
-    make_api: MakeApi, sleep: RecordedSleep
-) -> None:
-    fake = FakeBigCommerce(status(500), status(503), ok(customer()))
-    assert await (await make_api(fake)).get(7) is not None
-    assert sleep.delays == [0.2, 0.5]
-    assert fake.methods == ["GET", "GET", "GET"]
 
 
 async def test_read_failing_with_5xx_every_time_gives_up(
@@ -219,22 +118,6 @@ async def test_rate_limited_create_is_retried(make_api: MakeApi, sleep: Recorded
     assert sleep.delays == [0.4]
 
 
-async def test_read_timing_out_every_time_becomes_upstream_failed(
-    make_api: MakeApi, sleep: RecordedSleep
-) -> None:
-    fake = FakeBigCommerce(httpx.ReadTimeout("slow"))
-    with pytest.raises(UpstreamFailed) as failed:
-        await (await make_api(fake)).find_by_email("jane.doe@example.com")
-    assert failed.value.code == "bigcommerce_unavailable"
-    assert sleep.delays == [0.2, 0.5, 1.0]
-
-
-async def test_read_timing_out_once_is_retried(make_api: MakeApi, sleep: RecordedSleep) -> None:
-    fake = FakeBigCommerce(httpx.ConnectTimeout("slow"), ok(customer()))
-    assert await (await make_api(fake)).get(7) is not None
-    assert sleep.delays == [0.2]
-
-
 async def test_create_timing_out_becomes_upstream_failed_without_retry(
     make_api: MakeApi, sleep: RecordedSleep
 ) -> None:
@@ -244,13 +127,6 @@ async def test_create_timing_out_becomes_upstream_failed_without_retry(
     assert failed.value.code == "bigcommerce_unavailable"
     assert fake.methods == ["POST"]
     assert sleep.delays == []
-
-
-async def test_connection_error_becomes_upstream_failed(make_api: MakeApi) -> None:
-    fake = FakeBigCommerce(httpx.ConnectError("refused"))
-    with pytest.raises(UpstreamFailed) as failed:
-        await (await make_api(fake)).create(NEW)
-    assert failed.value.code == "bigcommerce_unavailable"
 
 
 @pytest.mark.parametrize("code", [401, 403])
@@ -389,3 +265,24 @@ async def test_get_of_an_unknown_customer_gives_none(make_api: MakeApi) -> None:
     fake = FakeBigCommerce(ok())
     assert await (await make_api(fake)).get(404) is None
     assert fake.requests[0].url.params["id:in"] == "404"
+
+
+# --- channel settings --------------------------------------------------------------------------
+
+
+async def test_channel_refusing_global_logins_is_reported(make_api: MakeApi) -> None:
+    fake = FakeBigCommerce(httpx.Response(200, json={"data": {"allow_global_logins": False}}))
+    assert await (await make_api(fake)).channel_allows_global_logins(2) is False
+    assert str(fake.requests[0].url) == f"{CUSTOMERS_URL}/settings/channels/2"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'{"data": {"allow_global_logins": true}}', b'{"data": null}', b"[]", b"not json"],
+    ids=["allowed", "no-data", "not-an-object", "not-json"],
+)
+async def test_channel_settings_that_do_not_refuse_global_logins_allow_them(
+    make_api: MakeApi, body: bytes
+) -> None:
+    fake = FakeBigCommerce(httpx.Response(200, content=body))
+    assert await (await make_api(fake)).channel_allows_global_logins(2) is True
