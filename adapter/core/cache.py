@@ -1,4 +1,4 @@
-"""The one in-process cache: bounded, expiring, and loading each key once at a time.
+"""The one in-process cache: bounded, expiring, and loading a key once however many ask.
 
 Every value a process keeps to save a round trip (connections read from the database, OP
 discovery documents and key sets, IdP metadata, SAML service providers, BigCommerce channel
