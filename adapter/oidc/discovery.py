@@ -6,9 +6,7 @@ refetches on the first unknown `kid`, at most once per cooldown.
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +15,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from adapter.clock import Clock
+from adapter.core.cache import Cache
 from adapter.core.urls import check_outbound_url
 from adapter.errors import UpstreamFailed
 from adapter.oidc.id_token import ASYMMETRIC_ALGORITHMS, HMAC_ALGORITHMS, TENANT_PLACEHOLDER
@@ -27,6 +26,9 @@ JWKS_TTL_SECONDS = 3600
 # An unknown kid triggers at most one JWKS refetch per this many seconds (per jwks_uri), so a
 # flood of forged tokens cannot turn us into a request amplifier against the OP.
 JWKS_REFRESH_COOLDOWN_SECONDS = 30
+# One entry per OP (issuer, jwks_uri) configured on some connection: the bound is far above
+# any deployment's count and only keeps issuers that are no longer used from piling up.
+PROVIDERS_MAXSIZE = 1_000
 MAX_DOCUMENT_BYTES = 512 * 1024
 
 
@@ -129,43 +131,22 @@ async def fetch_json(http: httpx.AsyncClient, url: str, what: str) -> Any:
         ) from None
 
 
-class _TimedCache:
-    """A small per-process cache whose loads are single-flight per key."""
-
-    def __init__(self, clock: Clock):
-        self._clock = clock
-        self._entries: dict[str, tuple[float, Any]] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
-
-    def peek(self, key: str) -> tuple[float, Any] | None:
-        return self._entries.get(key)
-
-    async def get(
-        self, key: str, ttl: float, load: Callable[[], Awaitable[Any]], *, force: bool = False
-    ) -> Any:
-        entry = self._entries.get(key)
-        if entry and not force and self._clock.now() - entry[0] < ttl:
-            return entry[1]
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
-            fresh = self._entries.get(key)
-            if fresh is not entry and fresh is not None:
-                return fresh[1]  # another task loaded it while we waited
-            value = await load()
-            self._entries[key] = (self._clock.now(), value)
-            return value
-
-
 class ProviderDirectory:
     """Discovery documents and JWKS of every OP the adapter talks to."""
 
     def __init__(self, http: httpx.AsyncClient, clock: Clock, *, allow_insecure_loopback: bool):
         self._http = http
-        self._clock = clock
         self._allow_insecure_loopback = allow_insecure_loopback
-        self._metadata = _TimedCache(clock)
-        self._jwks = _TimedCache(clock)
-        self._forced_refresh: dict[str, float] = {}
+        self._metadata: Cache[str, ProviderMetadata] = Cache(
+            clock, maxsize=PROVIDERS_MAXSIZE, ttl=METADATA_TTL_SECONDS
+        )
+        self._jwks: Cache[str, KeySet] = Cache(
+            clock, maxsize=PROVIDERS_MAXSIZE, ttl=JWKS_TTL_SECONDS
+        )
+        # A jwks_uri is held here for the cooldown after a refetch forced by an unknown kid.
+        self._forced_refresh: Cache[str, bool] = Cache(
+            clock, maxsize=PROVIDERS_MAXSIZE, ttl=JWKS_REFRESH_COOLDOWN_SECONDS
+        )
 
     async def metadata(self, issuer: str, *, multi_tenant: bool) -> ProviderMetadata:
         async def load() -> ProviderMetadata:
@@ -181,7 +162,7 @@ class ProviderDirectory:
             except InvalidProviderMetadata as exc:
                 raise UpstreamFailed(f"discovery: {exc}", code="idp_bad_response") from None
 
-        return await self._metadata.get(f"{issuer}|{multi_tenant}", METADATA_TTL_SECONDS, load)
+        return await self._metadata.get_or_load(f"{issuer}|{multi_tenant}", load)
 
     async def jwks(self, jwks_uri: str, *, refresh: bool = False) -> KeySet:
         async def load() -> KeySet:
@@ -200,10 +181,8 @@ class ProviderDirectory:
         if refresh:
             # Cooldown between refreshes forced by unknown kids, not since any fetch: a
             # rotation right after a routine fetch must still be picked up.
-            now = self._clock.now()
-            entry = self._jwks.peek(jwks_uri)
-            last = self._forced_refresh.get(jwks_uri)
-            if entry and last is not None and now - last < JWKS_REFRESH_COOLDOWN_SECONDS:
-                return entry[1]
-            self._forced_refresh[jwks_uri] = now
-        return await self._jwks.get(jwks_uri, JWKS_TTL_SECONDS, load, force=refresh)
+            held = self._jwks.stale(jwks_uri)
+            if held is not None and self._forced_refresh.get(jwks_uri, False):
+                return held
+            self._forced_refresh.put(jwks_uri, True)
+        return await self._jwks.get_or_load(jwks_uri, load, refresh=refresh)

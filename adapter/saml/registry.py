@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 
 from adapter.clock import Clock
+from adapter.core.cache import Cache
 from adapter.core.records import ConnectionRecord
 from adapter.errors import UpstreamFailed
 from adapter.outbound import FetchFailed, fetch_document
@@ -25,6 +26,11 @@ from adapter.schemas import SamlConnectionBody
 
 METADATA_TTL_SECONDS = 3600
 METADATA_REFRESH_COOLDOWN_SECONDS = 60
+# One service provider per SAML connection, one document per metadata URL: the bounds are far
+# above any deployment's count and only keep deleted connections from piling up. A provider
+# pushed out is closed (its key files removed) and rebuilt on its next login.
+PROVIDERS_MAXSIZE = 500
+METADATA_MAXSIZE = 1_000
 
 
 @dataclass
@@ -44,42 +50,48 @@ class ServiceProviderRegistry:
         crypto_backend: str = "inprocess",
     ):
         self._http = http
-        self._clock = clock
         self._skew = clock_skew_seconds
         self._crypto_backend = crypto_backend
         self._workdir = tempfile.mkdtemp(prefix="sso-adapter-saml-")
-        self._providers: dict[int, _Entry] = {}
-        self._fetched: dict[str, tuple[float, str]] = {}
-        self._forced: dict[str, float] = {}
+        # Every caller uses the provider it is handed before it next awaits, and `get` replaces
+        # or evicts one only after its own last await: no provider is closed under a caller.
+        self._providers: Cache[int, _Entry] = Cache(
+            clock, maxsize=PROVIDERS_MAXSIZE, ttl=None, on_discard=_close
+        )
+        # Expired documents stay available to `stale`: the last good one is served while its
+        # IdP is away.
+        self._fetched: Cache[str, str] = Cache(
+            clock, maxsize=METADATA_MAXSIZE, ttl=METADATA_TTL_SECONDS
+        )
+        # A URL is held here for the cooldown after a refetch forced by a failed signature.
+        self._forced: Cache[str, bool] = Cache(
+            clock, maxsize=METADATA_MAXSIZE, ttl=METADATA_REFRESH_COOLDOWN_SECONDS
+        )
 
     async def _metadata_xml(self, body: SamlConnectionBody, *, refresh: bool) -> str:
         if body.idp_metadata_xml is not None:
             return body.idp_metadata_xml
         url = body.idp_metadata_url
         assert url is not None
-        now = self._clock.now()
-        cached = self._fetched.get(url)
-        if cached and not refresh and now - cached[0] < METADATA_TTL_SECONDS:
-            return cached[1]
-        if (
-            cached
-            and refresh
-            and now - self._forced.get(url, 0.0) < METADATA_REFRESH_COOLDOWN_SECONDS
-        ):
-            return cached[1]
-        if refresh:
-            self._forced[url] = now
-        try:
+
+        async def fetch() -> str:
             content = await fetch_document(
                 self._http, url, what="IdP metadata", max_bytes=MAX_METADATA_BYTES
             )
+            return content.decode("utf-8", errors="replace")
+
+        if refresh:
+            held = self._fetched.stale(url)
+            if held is not None and self._forced.get(url, False):
+                return held
+            self._forced.put(url, True)
+        try:
+            return await self._fetched.get_or_load(url, fetch, refresh=refresh)
         except FetchFailed:
-            if cached:
-                return cached[1]  # keep serving the last good metadata while the IdP is away
-            raise
-        text = content.decode("utf-8", errors="replace")
-        self._fetched[url] = (now, text)
-        return text
+            held = self._fetched.stale(url)
+            if held is None:
+                raise
+            return held  # keep serving the last good metadata while the IdP is away
 
     async def get(
         self,
@@ -118,12 +130,12 @@ class ServiceProviderRegistry:
             ),
             self._workdir,
         )
-        if entry is not None:
-            entry.provider.close()
-        self._providers[connection.id] = _Entry(key, provider, metadata)
+        self._providers.put(connection.id, _Entry(key, provider, metadata))  # closes the old one
         return provider
 
     def close(self) -> None:
-        for entry in self._providers.values():
-            entry.provider.close()
         self._providers.clear()
+
+
+def _close(entry: _Entry) -> None:
+    entry.provider.close()

@@ -7,6 +7,7 @@ answers are remembered per process for a while, so a returning login rarely asks
 
 from __future__ import annotations
 
+from adapter.core.cache import Cache
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
 from adapter.errors import NotAdmitted
 from adapter.services.resolution import Resolution
@@ -14,27 +15,31 @@ from adapter.services.runtime import Runtime
 
 ACCESS_TTL_SECONDS = 600
 SETTING_TTL_SECONDS = 300
+# One entry per customer and channel that signed in within the TTL: only a saving for
+# returning logins, so the bound is set by memory (about 200 bytes an entry), not by need.
+ACCESS_MAXSIZE = 20_000
+# One entry per store and channel.
+SETTING_MAXSIZE = 2_000
 
 
 class ChannelAccess:
     def __init__(self, runtime: Runtime):
         self._rt = runtime
-        self._allowed: dict[tuple[int, int, int], float] = {}
-        self._global_logins: dict[tuple[int, int], tuple[float, bool]] = {}
-
-    def _remember(self, store: StoreRecord, customer_id: int, channel_id: int) -> None:
-        self._allowed[(store.id, customer_id, channel_id)] = (
-            self._rt.clock.now() + ACCESS_TTL_SECONDS
+        self._allowed: Cache[tuple[int, int, int], bool] = Cache(
+            runtime.clock, maxsize=ACCESS_MAXSIZE, ttl=ACCESS_TTL_SECONDS
+        )
+        self._global_logins: Cache[tuple[int, int], bool] = Cache(
+            runtime.clock, maxsize=SETTING_MAXSIZE, ttl=SETTING_TTL_SECONDS
         )
 
+    def _remember(self, store: StoreRecord, customer_id: int, channel_id: int) -> None:
+        self._allowed.put((store.id, customer_id, channel_id), True)
+
     async def _global_logins_allowed(self, store: StoreRecord, channel_id: int) -> bool:
-        now = self._rt.clock.now()
-        cached = self._global_logins.get((store.id, channel_id))
-        if cached and cached[0] > now:
-            return cached[1]
-        allowed = await self._rt.customers_api(store).channel_allows_global_logins(channel_id)
-        self._global_logins[(store.id, channel_id)] = (now + SETTING_TTL_SECONDS, allowed)
-        return allowed
+        async def load() -> bool:
+            return await self._rt.customers_api(store).channel_allows_global_logins(channel_id)
+
+        return await self._global_logins.get_or_load((store.id, channel_id), load)
 
     async def ensure(
         self,
@@ -44,7 +49,7 @@ class ChannelAccess:
         resolution: Resolution,
     ) -> None:
         key = (store.id, resolution.customer_id, channel.channel_id)
-        if resolution.how == "created" or self._allowed.get(key, 0.0) > self._rt.clock.now():
+        if resolution.how == "created" or self._allowed.get(key, False):
             # A customer the adapter just created belongs to the requested channel.
             self._remember(store, resolution.customer_id, channel.channel_id)
             return

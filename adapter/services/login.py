@@ -167,15 +167,15 @@ class LoginService:
     async def load(
         self, store_slug: str, connection_slug: str, trace: LoginTrace
     ) -> tuple[StoreRecord, ConnectionRecord]:
-        found = self._rt.connections.get(store_slug, connection_slug)
-        if found is None:
+        async def read() -> tuple[StoreRecord, ConnectionRecord] | None:
             async with self._rt.sessions() as session:
-                found = await self.config(session).get_connection(store_slug, connection_slug)
-            if found is None:
-                raise NotFound(
-                    f"no connection {store_slug}/{connection_slug}", code="unknown_connection"
-                )
-            self._rt.connections.put(store_slug, connection_slug, found)
+                return await self.config(session).get_connection(store_slug, connection_slug)
+
+        found = await self._rt.connections.load(store_slug, connection_slug, read)
+        if found is None:
+            raise NotFound(
+                f"no connection {store_slug}/{connection_slug}", code="unknown_connection"
+            )
         store, connection = found
         trace.protocol = connection.protocol
         trace.store_known = True
