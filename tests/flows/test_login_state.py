@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import sqlalchemy as sa
 
 from adapter.clock import FrozenClock
-from adapter.core.secretbox import SecretBox
-from adapter.db.models import LoginState
 from tests.support.assertions import assert_refused_cleanly
 from tests.support.world import Outcome, World
 
@@ -142,22 +137,6 @@ def test_two_logins_in_two_tabs_of_one_browser_both_finish(world: World) -> None
         assert outcome.landed
 
 
-def _rewrite_in_flight(world: World, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
-    """Replace the stored shape of the one login in flight, sealed as the adapter seals it."""
-    box = SecretBox(world.secret_key)
-    with world.engine.begin() as conn:
-        key_hash, sealed = conn.execute(
-            sa.select(LoginState.key_hash, LoginState.payload_sealed)
-        ).one()
-        context = f"login-state:{key_hash}"
-        stored = rewrite(json.loads(box.open(sealed, context=context)))
-        conn.execute(
-            sa.update(LoginState)
-            .where(LoginState.key_hash == key_hash)
-            .values(payload_sealed=box.seal(json.dumps(stored), context=context))
-        )
-
-
 def test_a_login_the_previous_release_kept_in_flight_finishes_after_the_upgrade(
     world: World,
 ) -> None:
@@ -168,7 +147,7 @@ def test_a_login_the_previous_release_kept_in_flight_finishes_after_the_upgrade(
         assert stored["kind"] == "oidc"
         return {"nonce": stored["nonce"], "code_verifier": stored["code_verifier"]}
 
-    _rewrite_in_flight(world, as_the_previous_release_wrote_it)
+    world.rewrite_login_in_flight(as_the_previous_release_wrote_it)
     outcome = world.follow_to_storefront(
         Outcome(start=httpx.Response(302), callback=browser.get(url)), browser
     )
@@ -178,7 +157,7 @@ def test_a_login_the_previous_release_kept_in_flight_finishes_after_the_upgrade(
 def test_a_login_in_flight_in_no_known_shape_is_refused_as_expired(world: World) -> None:
     browser = world.browser()
     url = _callback_url(world, browser)
-    _rewrite_in_flight(world, lambda stored: {**stored, "kind": "a later release's"})
+    world.rewrite_login_in_flight(lambda stored: {**stored, "kind": "a later release's"})
     outcome = Outcome(start=httpx.Response(302), callback=browser.get(url))
     assert_refused_cleanly(world, outcome, 400, reason="login_state_invalid")
     assert world.login_states() == 0
