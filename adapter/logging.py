@@ -68,6 +68,16 @@ def _redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> d
     return event_dict
 
 
+def _merge_context(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """What is bound to the context (the request id) joins every record, as structlog's own
+    `merge_contextvars` does, except names starting with "_": state a request keeps for the
+    code (the facts of a login, an e-mail address among them), not for the log."""
+    for key, value in structlog.contextvars.get_contextvars().items():
+        if not key.startswith("_"):
+            event_dict.setdefault(key, value)
+    return event_dict
+
+
 def _within(name: str, roots: tuple[str, ...]) -> bool:
     return any(name == root or name.startswith(root + ".") for root in roots)
 
@@ -156,7 +166,7 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
+            _merge_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             # Tracebacks become text here, so they are redacted with the rest.
@@ -187,7 +197,7 @@ def _formatter(json: bool) -> ProcessorFormatter:
         # A library's record gets the shape of ours, and the same redaction.
         foreign_pre_chain=[
             _library_record,
-            structlog.contextvars.merge_contextvars,
+            _merge_context,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,

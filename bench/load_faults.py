@@ -68,7 +68,7 @@ from tests.support.saml_idp import request_id_of  # noqa: E402
 CLEAN_STATUSES = {400, 401, 403, 404, 409, 422, 429, 502, 503, 504}
 STATE_TTL_SECONDS = 60
 DRAIN_SECONDS = 2  # as the Kubernetes manifest's preStop pause
-PURGE_INTERVAL_SECONDS = 60  # adapter/services/login.py purges at most once a minute
+PURGE_INTERVAL_SECONDS = 60  # adapter/services/login_steps.py purges at most once a minute
 # Short BigCommerce timeouts: the claim a killed replica leaves behind covers one create call
 # (timeout + rate-limit waits + 10 s, adapter/services/resolution.py), and must lapse within
 # the run for the follow-up logins to adopt what it created.

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.clock import Clock
+from adapter.core import login_state
+from adapter.core.login_state import InFlight, UnreadableLoginState
 from adapter.core.secretbox import SecretBox
 from adapter.db.models import LoginState
 
@@ -26,7 +27,7 @@ class PendingLogin:
     connection_id: int
     channel_id: int
     redirect_to: str
-    payload: dict[str, Any]
+    flight: InFlight
     browser_hash: str = ""
 
 
@@ -65,7 +66,7 @@ class LoginStateRepository:
                 channel_id=login.channel_id,
                 redirect_to=login.redirect_to,
                 payload_sealed=self._box.seal(
-                    json.dumps(login.payload), context=f"login-state:{key_hash}"
+                    json.dumps(login_state.dump(login.flight)), context=f"login-state:{key_hash}"
                 ),
                 created_at=now,
                 expires_at=now + timedelta(seconds=ttl_seconds),
@@ -93,13 +94,18 @@ class LoginStateRepository:
             browser_id is None or row.browser_hash != self._box.lookup_hash(f"browser:{browser_id}")
         ):
             return None
-        payload = json.loads(self._box.open(row.payload_sealed, context=f"login-state:{key_hash}"))
+        stored = json.loads(self._box.open(row.payload_sealed, context=f"login-state:{key_hash}"))
+        try:
+            flight = login_state.read(stored)
+        except UnreadableLoginState:
+            # Not one this release or the previous one wrote: as good as unknown.
+            return None
         return PendingLogin(
             store_id=row.store_id,
             connection_id=row.connection_id,
             channel_id=row.channel_id,
             redirect_to=row.redirect_to,
-            payload=payload,
+            flight=flight,
             browser_hash=row.browser_hash,
         )
 

@@ -51,27 +51,3 @@ def identity_from_assertion(assertion: VerifiedAssertion, body: SamlConnectionBo
         groups=groups,
         claims={"name_id": assertion.name_id, "attributes": assertion.attributes},
     )
-
-
-def identity_to_payload(identity: Identity) -> dict[str, object]:
-    return {
-        "issuer": identity.issuer,
-        "subject": identity.subject,
-        "email": identity.email,
-        "email_verified": identity.email_verified,
-        "first_name": identity.first_name,
-        "last_name": identity.last_name,
-        "groups": list(identity.groups),
-    }
-
-
-def identity_from_payload(payload: dict[str, object]) -> Identity:
-    return Identity(
-        issuer=str(payload["issuer"]),
-        subject=str(payload["subject"]),
-        email=payload.get("email"),  # type: ignore[arg-type]
-        email_verified=bool(payload.get("email_verified")),
-        first_name=payload.get("first_name"),  # type: ignore[arg-type]
-        last_name=payload.get("last_name"),  # type: ignore[arg-type]
-        groups=tuple(payload.get("groups") or ()),  # type: ignore[arg-type]
-    )

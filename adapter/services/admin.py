@@ -50,7 +50,7 @@ from adapter.schemas import (
     TestLoginAnswer,
     TestLoginRequest,
 )
-from adapter.services.login import oidc_client_settings, parse_channel_id
+from adapter.services.login_steps import oidc_client_settings, parse_channel_id
 from adapter.services.runtime import Runtime
 
 T = TypeVar("T")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from adapter.core.cache import Cache
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
 from adapter.errors import NotAdmitted
-from adapter.services.resolution import Resolution
 from adapter.services.runtime import Runtime
 
 ACCESS_TTL_SECONDS = 600
@@ -46,15 +45,17 @@ class ChannelAccess:
         store: StoreRecord,
         connection: ConnectionRecord,
         channel: ChannelRecord,
-        resolution: Resolution,
+        customer_id: int,
+        *,
+        just_created: bool = False,
     ) -> None:
-        key = (store.id, resolution.customer_id, channel.channel_id)
-        if resolution.how == "created" or self._allowed.get(key, False):
+        key = (store.id, customer_id, channel.channel_id)
+        if just_created or self._allowed.get(key, False):
             # A customer the adapter just created belongs to the requested channel.
-            self._remember(store, resolution.customer_id, channel.channel_id)
+            self._remember(store, customer_id, channel.channel_id)
             return
         customers = self._rt.customers_api(store)
-        customer = await customers.get(resolution.customer_id)
+        customer = await customers.get(customer_id)
         if customer is None:
             raise NotAdmitted("the linked customer no longer exists", code="customer_missing")
         if customer.channel_ids:

@@ -7,23 +7,18 @@ from typing import Any
 from sqlalchemy import select
 
 from adapter.db.models import Connection, Link
-from adapter.errors import NotFound
-from adapter.services.login import LoginService, LoginTrace
+from adapter.services.login_steps import LoginSteps
 from adapter.services.runtime import Runtime
 
 
 class CurrentCustomers:
-    def __init__(self, runtime: Runtime, login: LoginService):
+    def __init__(self, runtime: Runtime, steps: LoginSteps):
         self._rt = runtime
-        self._login = login
+        self._steps = steps
 
-    async def describe(self, store_slug: str, token: str, trace: LoginTrace) -> dict[str, Any]:
-        async with self._rt.sessions() as session:
-            store = await self._login.config(session).get_store(store_slug)
-        if store is None:
-            raise NotFound(f"no store {store_slug}", code="unknown_store")
-        trace.store_known = True
-        customer = self._login.verify_current_customer(store, token, trace)
+    async def describe(self, store_slug: str, token: str) -> dict[str, Any]:
+        store = await self._steps.store(store_slug)
+        customer = self._steps.verify_current_customer(store, token)
         async with self._rt.sessions() as session:
             rows = await session.execute(
                 select(Connection.slug, Link.subject, Link.last_login_at)

@@ -12,18 +12,18 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 
+from adapter.core.login_state import SamlAsserted, SamlAuthnRequest
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.ledger import Ledger
 from adapter.db.login_states import LoginStateRepository, PendingLogin
 from adapter.errors import BadRequest, NotFound, NotVerified
-from adapter.saml.identity import (
-    identity_from_assertion,
-    identity_from_payload,
-    identity_to_payload,
-)
+from adapter.saml.identity import identity_from_assertion
 from adapter.saml.service_provider import ServiceProvider, VerifiedAssertion
 from adapter.schemas import SamlConnectionBody
-from adapter.services.login import LoginService, LoginTrace, admitted_channel
+from adapter.services import login_facts
+from adapter.services.landing import Landing
+from adapter.services.login_protocol import ContinueAt, Landed, Started
+from adapter.services.login_steps import LoginSteps, admitted_channel
 from adapter.services.runtime import Runtime
 
 REPLAY_NAMESPACE = "saml-assertion"
@@ -32,9 +32,10 @@ MIN_REPLAY_TTL_SECONDS = 300
 
 
 class SamlLogin:
-    def __init__(self, runtime: Runtime, login: LoginService):
+    def __init__(self, runtime: Runtime, steps: LoginSteps, landing: Landing):
         self._rt = runtime
-        self._login = login
+        self._steps = steps
+        self._landing = landing
 
     def finish_url(self, store_slug: str, connection_slug: str, token: str) -> str:
         return (
@@ -43,17 +44,29 @@ class SamlLogin:
         )
 
     async def _saml(
-        self, store_slug: str, connection_slug: str, trace: LoginTrace
+        self, store_slug: str, connection_slug: str
     ) -> tuple[StoreRecord, ConnectionRecord]:
-        store, connection = await self._login.load(store_slug, connection_slug, trace)
+        store, connection = await self._steps.load(store_slug, connection_slug)
         if connection.protocol != "saml":
             raise NotFound("not a SAML connection", code="unknown_connection")
         return store, connection
 
     async def metadata(self, store_slug: str, connection_slug: str) -> str:
-        store, connection = await self._saml(store_slug, connection_slug, LoginTrace())
-        provider: ServiceProvider = await self._login.saml_provider(store, connection)
+        # Serving metadata is no step of a login: the request's facts stay as they were.
+        store, connection = await self._steps.find(store_slug, connection_slug)
+        if connection.protocol != "saml":
+            raise NotFound("not a SAML connection", code="unknown_connection")
+        provider: ServiceProvider = await self._steps.saml_provider(store, connection)
         return provider.metadata()
+
+    async def start(
+        self, store: StoreRecord, connection: ConnectionRecord, *, login_hint: str | None
+    ) -> Started:
+        provider: ServiceProvider = await self._steps.saml_provider(store, connection)
+        state = secrets.token_urlsafe(32)
+        # RelayState is the state itself: it names this login and nothing else.
+        request_id, url = provider.authn_request(relay_state=state)
+        return Started(state=state, url=url, flight=SamlAuthnRequest(request_id=request_id))
 
     async def _verify(
         self,
@@ -62,7 +75,7 @@ class SamlLogin:
         saml_response: str,
         request_id: str | None,  # type: ignore[no-untyped-def]
     ) -> VerifiedAssertion:
-        provider: ServiceProvider = await self._login.saml_provider(store, connection)
+        provider: ServiceProvider = await self._steps.saml_provider(store, connection)
         try:
             return provider.verify(saml_response, request_id)
         except NotVerified as exc:
@@ -96,9 +109,10 @@ class SamlLogin:
         form: Mapping[str, str],
         *,
         request_ip: str | None,
-        trace: LoginTrace,
-    ) -> str:
-        store, connection = await self._saml(store_slug, connection_slug, trace)
+    ) -> ContinueAt | Landed:
+        """Verify the IdP's response. A login this adapter started continues at its finish
+        step; an IdP-initiated one (where allowed) has no browser to bind and lands at once."""
+        store, connection = await self._saml(store_slug, connection_slug)
         body = connection.settings
         assert isinstance(body, SamlConnectionBody)
         saml_response = form.get("SAMLResponse")
@@ -122,27 +136,32 @@ class SamlLogin:
                 "no outstanding request for this response (IdP-initiated login is off)",
                 code="login_state_invalid",
             )
-        request_id = pending.payload.get("saml_request_id") if pending else None
+        # Only a state that sent an AuthnRequest names the ID the response must answer; any
+        # other is checked as a response to no request of ours.
+        request_id = (
+            pending.flight.request_id
+            if pending is not None and isinstance(pending.flight, SamlAuthnRequest)
+            else None
+        )
         assertion = await self._verify(store, connection, saml_response, request_id)
         await self._claim_assertion(connection.id, assertion)
         identity = identity_from_assertion(assertion, body)
-        trace.subject, trace.email = identity.subject, identity.email
+        login_facts.note(subject=identity.subject, email=identity.email)
         if pending is None:
             # IdP-initiated: the store's default channel and the default page.
             channel = admitted_channel(store, connection, store.default_channel_id)
-            trace.channel_id = channel.channel_id
-            unsolicited = PendingLogin(
-                store_id=store.id,
-                connection_id=connection.id,
-                channel_id=channel.channel_id,
+            login_facts.note(channel_id=channel.channel_id)
+            return await self._landing.land(
+                store,
+                connection,
+                channel,
+                identity,
                 redirect_to="/account.php",
-                payload={},
-            )
-            return await self._login.conclude(
-                store, connection, channel, unsolicited, identity, request_ip, trace
+                link=None,
+                request_ip=request_ip,
             )
         token = secrets.token_urlsafe(32)
-        await self._login.keep_in_flight(
+        await self._steps.keep_in_flight(
             token,
             None,  # bound to the browser that started the login
             PendingLogin(
@@ -150,34 +169,40 @@ class SamlLogin:
                 connection_id=connection.id,
                 channel_id=pending.channel_id,
                 redirect_to=pending.redirect_to,
-                payload={
-                    "identity": identity_to_payload(identity),
-                    # A link started with a Current Customer JWT carries on to the finish.
-                    **{k: v for k, v in pending.payload.items() if k.startswith("link_customer")},
-                },
+                # A link started with a Current Customer JWT carries on to the finish.
+                flight=SamlAsserted(identity=identity, link=pending.flight.link),
                 browser_hash=pending.browser_hash,
             ),
             ttl=FINISH_TTL_SECONDS,
         )
-        return self.finish_url(store_slug, connection_slug, token)
+        return ContinueAt(self.finish_url(store_slug, connection_slug, token))
 
     async def finish(
         self,
         store_slug: str,
         connection_slug: str,
-        token: str | None,
+        params: Mapping[str, str | None],
         *,
         browser_id: str | None,
         request_ip: str | None,
-        trace: LoginTrace,
-    ) -> str:
-        store, connection = await self._saml(store_slug, connection_slug, trace)
+    ) -> Landed:
+        """The finish step: `params` holds the one-time `token` the ACS sent the browser on
+        with."""
+        store, connection = await self._saml(store_slug, connection_slug)
+        token = params.get("token")
         if not token or len(token) > 512:
             raise BadRequest("finish without token", code="state_missing")
-        pending, channel = await self._login.take_in_flight(
-            token, browser_id, store, connection, trace, what="SAML login", carrying="identity"
+        pending, channel = await self._steps.take_in_flight(
+            token, browser_id, store, connection, what="SAML login", expecting=SamlAsserted
         )
-        identity = identity_from_payload(pending.payload["identity"])
-        return await self._login.conclude(
-            store, connection, channel, pending, identity, request_ip, trace
+        flight = pending.flight
+        assert isinstance(flight, SamlAsserted)
+        return await self._landing.land(
+            store,
+            connection,
+            channel,
+            flight.identity,
+            redirect_to=pending.redirect_to,
+            link=flight.link,
+            request_ip=request_ip,
         )

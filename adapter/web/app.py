@@ -20,7 +20,10 @@ from adapter.errors import AdapterError, BadRequest, NotFound
 from adapter.logging import get_logger
 from adapter.services.current_customers import CurrentCustomers
 from adapter.services.exchange import TokenExchange
+from adapter.services.landing import Landing
 from adapter.services.login import LoginService
+from adapter.services.login_steps import LoginSteps
+from adapter.services.oidc_login import OidcLogin
 from adapter.services.runtime import Runtime
 from adapter.services.saml_login import SamlLogin
 from adapter.web import health, sso
@@ -82,10 +85,14 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.state.runtime = runtime
     app.state.metrics = metrics = Metrics()
     runtime.observe_bigcommerce = metrics.observe_bigcommerce
-    app.state.login_service = LoginService(runtime)
-    app.state.saml_login = SamlLogin(runtime, app.state.login_service)
+    steps, landing = LoginSteps(runtime), Landing(runtime)
+    app.state.oidc_login = OidcLogin(runtime, steps, landing)
+    app.state.saml_login = SamlLogin(runtime, steps, landing)
+    app.state.login_service = LoginService(
+        runtime, steps, {"oidc": app.state.oidc_login, "saml": app.state.saml_login}
+    )
     app.state.token_exchange = TokenExchange(runtime)
-    app.state.current_customers = CurrentCustomers(runtime, app.state.login_service)
+    app.state.current_customers = CurrentCustomers(runtime, steps)
     app.state.schema_revisions = known_revisions(runtime.settings.database_url)
     _answer_failures_with_a_reference(app)
     app.include_router(health.router)

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -16,7 +19,11 @@ from adapter.errors import AdapterError, BadRequest, NotFound, NotVerified, Unav
 from adapter.logging import get_logger, redact_text
 from adapter.schemas import SLUG_PATTERN
 from adapter.schemas import TokenExchange as TokenExchangeBody
-from adapter.services.login import LoginService, LoginTrace, request_origin
+from adapter.services import login_facts
+from adapter.services.login import LoginService
+from adapter.services.login_facts import LoginFacts, new_reference
+from adapter.services.login_protocol import ContinueAt, Landed
+from adapter.services.login_steps import request_origin
 from adapter.services.runtime import Runtime
 from adapter.web.bodies import ACS_FORM_LIMIT, LINK_FORM_LIMIT, read_form, read_json
 from adapter.web.pages import error_response
@@ -31,10 +38,6 @@ def browser_cookie_name(runtime: Runtime) -> str:
     return "__Host-sso-browser" if runtime.settings.public_url_is_https else "sso-browser"
 
 
-def new_reference() -> str:
-    return secrets.token_hex(6)
-
-
 def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
@@ -47,14 +50,6 @@ def _printable(slug: str) -> str:
     # What the URL asked for, as the log and the audit trail may hold it: no control
     # characters, no NUL (which PostgreSQL refuses) and no lone surrogates.
     return slug if _SLUG.match(slug) else ascii(slug)[:63]
-
-
-def _trace(store: str, connection: str | None = None, protocol: str | None = None) -> LoginTrace:
-    return LoginTrace(
-        store_slug=_printable(store),
-        connection_slug=None if connection is None else _printable(connection),
-        protocol=protocol,
-    )
 
 
 def _check_slugs(store: str, connection: str | None = None) -> None:
@@ -75,6 +70,10 @@ def _single(request: Request, *names: str) -> dict[str, str | None]:
     return {name: params.get(name) for name in names}
 
 
+def _client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
 def _browser_id(request: Request) -> str | None:
     value = request.cookies.get(browser_cookie_name(_runtime(request)))
     return value if value and _BROWSER_ID.match(value) else None
@@ -83,7 +82,6 @@ def _browser_id(request: Request) -> str | None:
 async def login_failed(
     request: Request,
     exc: Exception,
-    trace: LoginTrace,
     *,
     kind: str = "login",
     json: bool = False,
@@ -93,7 +91,8 @@ async def login_failed(
     The audit event is written first, so that the log line can say whether it was: when the
     database is what failed, the log line is the only record of the reference.
     """
-    reference = trace.reference
+    facts = login_facts.current()
+    reference = facts.reference
     if not isinstance(exc, AdapterError):
         exc = database_unavailable(exc) or exc
     if isinstance(exc, AdapterError):
@@ -108,8 +107,8 @@ async def login_failed(
         status, code, detail = 500, "internal_error", type(exc).__name__
         public_code, message = "internal_error", AdapterError.public_message
     runtime = _runtime(request)
-    _count_login(request, trace, "failure")
-    audit_written = await _audit_failure(runtime, trace, kind, reference, status, code, detail)
+    _count_login(request, facts, "failure")
+    audit_written = await _audit_failure(runtime, facts, kind, status, code, detail)
     # A refusal is one warning line, without a traceback: it is about the input. Only an
     # error of our own (a 500) is logged as an error, with its traceback, redacted.
     (log.warning if isinstance(exc, AdapterError) else log.error)(
@@ -118,9 +117,9 @@ async def login_failed(
         status=status,
         reason=code,
         detail=detail,
-        store=trace.store_slug,
-        connection=trace.connection_slug,
-        subject=trace.subject,
+        store=facts.store_slug,
+        connection=facts.connection_slug,
+        subject=facts.subject,
         audit_written=audit_written,
         exc_info=not isinstance(exc, AdapterError),
     )
@@ -138,64 +137,66 @@ async def login_failed(
 
 async def _audit_failure(
     runtime: Runtime,
-    trace: LoginTrace,
+    facts: LoginFacts,
     kind: str,
-    reference: str,
     status: int,
     code: str,
     detail: str,
 ) -> bool:
     """The failure's audit event; False when the database would not take it."""
+    details: dict[str, Any] = {
+        "status": status,
+        "detail": detail,
+        "protocol": facts.protocol,
+        "channel_id": facts.channel_id,
+    }
+    if facts.current_customer is not None:
+        details["storefront_email"] = facts.current_customer.email
     try:
         async with runtime.sessions.begin() as session:
             AuditLog(session, runtime.clock).record(
                 AuditRecord(
                     kind=kind,
                     outcome="failure",
-                    store_slug=trace.store_slug if trace.store_known else None,
-                    connection_slug=trace.connection_slug,
+                    store_slug=facts.store_slug if facts.store_known else None,
+                    connection_slug=facts.connection_slug,
                     reason=code,
-                    reference=reference,
-                    subject=trace.subject,
-                    customer_id=trace.customer_id,
-                    email=trace.email,
-                    details={
-                        "status": status,
-                        "detail": detail,
-                        "protocol": trace.protocol,
-                        "channel_id": trace.channel_id,
-                        **trace.details,
-                    },
+                    reference=facts.reference,
+                    subject=facts.subject,
+                    customer_id=facts.customer_id,
+                    email=facts.email,
+                    details=details,
                 )
             )
     except Exception as exc:  # the answer must still reach the shopper
         if database_unavailable(exc) is None:  # not an outage: a bug, with its traceback
-            log.exception("audit_write_failed", reference=reference)
+            log.exception("audit_write_failed", reference=facts.reference)
         return False
     return True
 
 
-def login_succeeded(request: Request, trace: LoginTrace, url: str) -> Response:
+def login_succeeded(request: Request, url: str) -> Response:
     """One place for a finished login: counted, logged (without the token), redirected."""
-    _count_login(request, trace, "success")
+    facts = login_facts.current()
+    _count_login(request, facts, "success")
     log.info(
         "login_succeeded",
-        store=trace.store_slug,
-        connection=trace.connection_slug,
-        subject=trace.subject,
-        customer_id=trace.customer_id,
-        channel_id=trace.channel_id,
+        store=facts.store_slug,
+        connection=facts.connection_slug,
+        subject=facts.subject,
+        customer_id=facts.customer_id,
+        channel_id=facts.channel_id,
     )
     return _redirect(url)
 
 
-def _count_login(request: Request, trace: LoginTrace, outcome: str) -> None:
+def _count_login(request: Request, facts: LoginFacts, outcome: str) -> None:
     # Only configured names become labels: an attacker must not mint time series from URLs.
-    known = trace.protocol is not None
+    known = facts.protocol is not None
     request.app.state.metrics.logins.labels(
-        trace.store_slug if known else "unknown",
-        trace.connection_slug if known else "unknown",
-        trace.protocol or "unknown",
+        facts.store_slug if known else "unknown",
+        facts.connection_slug if known else "unknown",
+        facts.protocol or "unknown",
         outcome,
     ).inc()
 
@@ -207,42 +208,91 @@ def _redirect(url: str) -> RedirectResponse:
     return response
 
 
+# -- the error boundary of the login routes ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Filing:
+    """How a login route's request is described and its failure filed."""
+
+    protocol: str | None = None  # known from the route itself, before any lookup
+    kind: str = "login"  # the failure's audit event
+    json: bool = False  # a JSON answer whatever the Accept header
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def filed(
+    *, protocol: str | None = None, kind: str = "login", json: bool = False
+) -> Callable[[Endpoint], Endpoint]:
+    """Declares how a login route's failures are filed (the default: a login, as a page)."""
+
+    def mark(endpoint: Endpoint) -> Endpoint:
+        endpoint._filing = _Filing(protocol, kind, json)  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+class LoginRoute(APIRoute):
+    """A route of a login step: its request gets a fresh set of facts (with the reference a
+    failure will quote), its store and connection names are checked before anything looks
+    them up, and whatever it raises becomes the failure answer, log line and audit event
+    (`login_failed`). Errors are answered inside the route, not by an application-wide
+    handler: there the request's id and facts are still bound."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        filing: _Filing = getattr(self.endpoint, "_filing", _Filing())
+
+        async def guarded(request: Request) -> Response:
+            store: str = request.path_params["store"]
+            connection: str | None = request.path_params.get("connection")
+            with login_facts.facts_of_request(
+                store_slug=_printable(store),
+                connection_slug=None if connection is None else _printable(connection),
+                protocol=filing.protocol,
+            ):
+                try:
+                    _check_slugs(store, connection)
+                    return await handle(request)
+                except Exception as exc:
+                    return await login_failed(request, exc, kind=filing.kind, json=filing.json)
+
+        return guarded
+
+
 router = APIRouter(prefix="/sso", include_in_schema=False)
+logins = APIRouter(route_class=LoginRoute)
 
 
 async def _begin(
     request: Request,
     store: str,
     connection: str,
-    read_params: Callable[[], Awaitable[Mapping[str, str | None]]],
+    params: Mapping[str, str | None],
     *,
     link: bool = False,
 ) -> Response:
     """Start a login (or a link): remember it server-side, bind it to this browser, and send
     the browser to the IdP."""
-    trace = _trace(store, connection)
     runtime = _runtime(request)
     browser_id = _browser_id(request) or secrets.token_urlsafe(32)
-    try:
-        _check_slugs(store, connection)
-        params = await read_params()
-        current_customer_jwt = (params.get("current_customer_jwt") or "") if link else None
-        with request.app.state.metrics.step("login_start"):
-            url = await _service(request).start(
-                store,
-                connection,
-                channel_id=params.get("channel_id"),
-                redirect_to=params.get("redirect_to"),
-                login_hint=params.get("login_hint"),
-                browser_id=browser_id,
-                trace=trace,
-                current_customer_jwt=current_customer_jwt,
-                request_origin=request_origin(
-                    request.headers.get("origin"), request.headers.get("referer")
-                ),
-            )
-    except Exception as exc:
-        return await login_failed(request, exc, trace)
+    current_customer_jwt = (params.get("current_customer_jwt") or "") if link else None
+    with request.app.state.metrics.step("login_start"):
+        url = await _service(request).start(
+            store,
+            connection,
+            channel_id=params.get("channel_id"),
+            redirect_to=params.get("redirect_to"),
+            login_hint=params.get("login_hint"),
+            browser_id=browser_id,
+            current_customer_jwt=current_customer_jwt,
+            request_origin=request_origin(
+                request.headers.get("origin"), request.headers.get("referer")
+            ),
+        )
     response = _redirect(url)
     response.set_cookie(
         browser_cookie_name(runtime),
@@ -256,118 +306,104 @@ async def _begin(
     return response
 
 
-@router.get("/{store}/{connection}/login")
+@logins.get("/{store}/{connection}/login")
 async def start_login(request: Request, store: str, connection: str) -> Response:
-    async def query() -> Mapping[str, str | None]:
-        return _single(request, "channel_id", "redirect_to", "login_hint")
-
-    return await _begin(request, store, connection, query)
+    params = _single(request, "channel_id", "redirect_to", "login_hint")
+    return await _begin(request, store, connection, params)
 
 
-@router.post("/{store}/{connection}/link")
+@logins.post("/{store}/{connection}/link")
 async def start_link(request: Request, store: str, connection: str) -> Response:
     """Link the enterprise identity to the shopper signed in on the storefront, whom the
     Current Customer JWT names; then sign them in as usual."""
-
-    async def form() -> Mapping[str, str | None]:
-        return await read_form(request, LINK_FORM_LIMIT)
-
+    form = await read_form(request, LINK_FORM_LIMIT)
     return await _begin(request, store, connection, form, link=True)
 
 
-@router.post("/{store}/current-customer")
+@logins.post("/{store}/current-customer")
+@filed(kind="current_customer", json=True)
 async def current_customer(request: Request, store: str) -> Response:
     """Who is signed in on the storefront, by BigCommerce's Current Customer JWT, and the
     enterprise identities linked to them."""
-    trace = _trace(store)
+    body = await read_json(request)
     try:
-        _check_slugs(store)
-        body = await read_json(request)
-        try:
-            token = body["current_customer_jwt"]
-            if not isinstance(token, str):
-                raise TypeError(token)
-        except (KeyError, TypeError):
-            raise BadRequest(
-                'body must be {"current_customer_jwt": …}', code="invalid_request"
-            ) from None
-        answer = await request.app.state.current_customers.describe(store, token, trace)
-    except Exception as exc:
-        return await login_failed(request, exc, trace, kind="current_customer", json=True)
+        token = body["current_customer_jwt"]
+        if not isinstance(token, str):
+            raise TypeError(token)
+    except (KeyError, TypeError):
+        raise BadRequest(
+            'body must be {"current_customer_jwt": …}', code="invalid_request"
+        ) from None
+    answer = await request.app.state.current_customers.describe(store, token)
     return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
-@router.get("/{store}/{connection}/oidc/callback")
+@logins.get("/{store}/{connection}/oidc/callback")
+@filed(protocol="oidc")
 async def oidc_callback(request: Request, store: str, connection: str) -> Response:
-    trace = _trace(store, connection, "oidc")
     params = {k: v for k, v in request.query_params.items()}
     if any(len(request.query_params.getlist(n)) > 1 for n in ("state", "code", "iss", "error")):
         params = {}  # repeated parameters: refuse rather than guess which one counts
-    try:
-        _check_slugs(store, connection)
-        with request.app.state.metrics.step("oidc_callback"):
-            url = await _service(request).finish_oidc(
+    with request.app.state.metrics.step("oidc_callback"):
+        landed = (
+            await _service(request)
+            .protocol("oidc")
+            .finish(
                 store,
                 connection,
                 params,
                 browser_id=_browser_id(request),
-                request_ip=request.client.host if request.client else None,
-                trace=trace,
+                request_ip=_client_ip(request),
             )
-    except Exception as exc:
-        return await login_failed(request, exc, trace)
-    return login_succeeded(request, trace, url)
+        )
+    return login_succeeded(request, landed.url)
 
 
-@router.get("/{store}/{connection}/saml/metadata")
+@logins.get("/{store}/{connection}/saml/metadata")
+@filed(protocol="saml")
 async def saml_metadata(request: Request, store: str, connection: str) -> Response:
-    trace = _trace(store, connection, "saml")
-    try:
-        _check_slugs(store, connection)
-        document = await request.app.state.saml_login.metadata(store, connection)
-    except Exception as exc:
-        return await login_failed(request, exc, trace)
+    document = await request.app.state.saml_login.metadata(store, connection)
     return Response(document, media_type="application/samlmetadata+xml")
 
 
-@router.post("/{store}/{connection}/saml/acs")
+@logins.post("/{store}/{connection}/saml/acs")
+@filed(protocol="saml")
 async def saml_acs(request: Request, store: str, connection: str) -> Response:
-    trace = _trace(store, connection, "saml")
-    try:
-        _check_slugs(store, connection)
-        fields = await read_form(request, ACS_FORM_LIMIT)
-        with request.app.state.metrics.step("saml_acs"):
-            url = await request.app.state.saml_login.acs(
-                store,
-                connection,
-                fields,
-                request_ip=request.client.host if request.client else None,
-                trace=trace,
-            )
-    except Exception as exc:
-        return await login_failed(request, exc, trace)
-    if url.startswith(_runtime(request).settings.public_url):
-        # On to our own finish step, as a GET that carries the browser's cookie.
-        return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
-    return login_succeeded(request, trace, url)
+    fields = await read_form(request, ACS_FORM_LIMIT)
+    with request.app.state.metrics.step("saml_acs"):
+        outcome: ContinueAt | Landed = await request.app.state.saml_login.acs(
+            store, connection, fields, request_ip=_client_ip(request)
+        )
+    match outcome:
+        case ContinueAt(url=url):
+            # On to our own finish step, as a GET that carries the browser's cookie.
+            return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+        case Landed(url=url):
+            return login_succeeded(request, url)
 
 
-@router.get("/{store}/{connection}/saml/finish")
+@logins.get("/{store}/{connection}/saml/finish")
+@filed(protocol="saml")
 async def saml_finish(request: Request, store: str, connection: str) -> Response:
-    trace = _trace(store, connection, "saml")
-    try:
-        _check_slugs(store, connection)
-        url = await request.app.state.saml_login.finish(
+    landed = (
+        await _service(request)
+        .protocol("saml")
+        .finish(
             store,
             connection,
-            _single(request, "token")["token"],
+            _single(request, "token"),
             browser_id=_browser_id(request),
-            request_ip=request.client.host if request.client else None,
-            trace=trace,
+            request_ip=_client_ip(request),
         )
-    except Exception as exc:
-        return await login_failed(request, exc, trace)
-    return login_succeeded(request, trace, url)
+    )
+    return login_succeeded(request, landed.url)
+
+
+@logins.get("/{store}/logout")
+async def logout(request: Request, store: str) -> Response:
+    """Signs the shopper out of the storefront: BigCommerce's own logout page does it."""
+    url = await _service(request).logout_url(store, _single(request, "channel_id")["channel_id"])
+    return _redirect(url)
 
 
 @router.post("/token")
@@ -418,15 +454,5 @@ async def exchange_code(request: Request) -> Response:
     )
 
 
-@router.get("/{store}/logout")
-async def logout(request: Request, store: str) -> Response:
-    """Signs the shopper out of the storefront: BigCommerce's own logout page does it."""
-    trace = _trace(store)
-    try:
-        _check_slugs(store)
-        url = await _service(request).logout_url(
-            store, _single(request, "channel_id")["channel_id"], trace
-        )
-    except Exception as exc:
-        return await login_failed(request, exc, trace)
-    return _redirect(url)
+# After the login routes are declared: including copies them, each with its own route class.
+router.include_router(logins)

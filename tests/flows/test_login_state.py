@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -134,3 +135,29 @@ def test_two_logins_in_two_tabs_of_one_browser_both_finish(world: World) -> None
             Outcome(start=httpx.Response(302), callback=browser.get(url)), browser
         )
         assert outcome.landed
+
+
+def test_a_login_the_previous_release_kept_in_flight_finishes_after_the_upgrade(
+    world: World,
+) -> None:
+    browser = world.browser()
+    url = _callback_url(world, browser)
+
+    def as_the_previous_release_wrote_it(stored: dict[str, Any]) -> dict[str, Any]:
+        assert stored["kind"] == "oidc"
+        return {"nonce": stored["nonce"], "code_verifier": stored["code_verifier"]}
+
+    world.rewrite_login_in_flight(as_the_previous_release_wrote_it)
+    outcome = world.follow_to_storefront(
+        Outcome(start=httpx.Response(302), callback=browser.get(url)), browser
+    )
+    assert outcome.landed
+
+
+def test_a_login_in_flight_in_no_known_shape_is_refused_as_expired(world: World) -> None:
+    browser = world.browser()
+    url = _callback_url(world, browser)
+    world.rewrite_login_in_flight(lambda stored: {**stored, "kind": "a later release's"})
+    outcome = Outcome(start=httpx.Response(302), callback=browser.get(url))
+    assert_refused_cleanly(world, outcome, 400, reason="login_state_invalid")
+    assert world.login_states() == 0

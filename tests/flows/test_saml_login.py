@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+from typing import Any
+
 import httpx
 import pytest
 
 from tests.support.saml_idp import SandboxSamlIdp
 from tests.support.saml_world import CONNECTION, SamlWorld, saml_world
 from tests.support.servers import ServerThread
-from tests.support.world import Dispatcher, World
+from tests.support.world import Dispatcher, Outcome, World
 
 
 @pytest.fixture(params=["inprocess", pytest.param("xmlsec1", marks=pytest.mark.xmlsec1)])
@@ -130,3 +133,33 @@ def test_authn_request_is_signed_when_the_connection_asks(saml: SamlWorld) -> No
     assert query["Signature"][0] and query["RelayState"][0]
     # pysaml2's IdP checks the signature against our SP metadata, then answers as usual.
     assert saml.login().landed
+
+
+def test_a_saml_login_the_previous_release_kept_in_flight_finishes_after_the_upgrade(
+    saml: SamlWorld,
+) -> None:
+    # Both legs as the previous release stored them: the AuthnRequest sent, then the
+    # identity parked between the ACS and the finish step.
+    world = saml.world
+    browser = world.browser()
+    request_id, relay_state = saml.start(browser)
+
+    def request_as_previously_stored(stored: dict[str, Any]) -> dict[str, Any]:
+        assert stored == {"kind": "saml_request", "saml_request_id": request_id}
+        return {"saml_request_id": request_id}
+
+    world.rewrite_login_in_flight(request_as_previously_stored)
+    xml = saml.idp.respond(request_id, saml.acs_url, saml.sp_entity_id)
+    answer = browser.post(
+        saml.acs_url,
+        data={"SAMLResponse": base64.b64encode(xml.encode()).decode(), "RelayState": relay_state},
+    )
+    assert answer.status_code == 303
+
+    def identity_as_previously_stored(stored: dict[str, Any]) -> dict[str, Any]:
+        assert stored["kind"] == "saml_asserted"
+        return {"identity": stored["identity"]}
+
+    world.rewrite_login_in_flight(identity_as_previously_stored)
+    outcome = Outcome(start=httpx.Response(302), callback=browser.get(answer.headers["location"]))
+    assert world.follow_to_storefront(outcome, browser).landed

@@ -4,7 +4,9 @@ wired together on loopback, plus a scripted browser that walks a login through t
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -16,6 +18,7 @@ from pydantic import SecretStr
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapter.clock import Clock, SystemClock
+from adapter.core.secretbox import SecretBox
 from adapter.db.config import ConfigRepository
 from adapter.db.engine import create_engine, create_sessionmaker
 from adapter.db.models import AuditEvent, Link, LoginState, UsedValue
@@ -278,6 +281,22 @@ class World:
     def login_states(self) -> int:
         with self.engine.connect() as conn:
             return conn.execute(sa.select(sa.func.count()).select_from(LoginState)).scalar_one()
+
+    def rewrite_login_in_flight(self, rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        """Replace the stored shape of the one login in flight, sealed as the adapter seals it
+        (to play a login another release kept in flight)."""
+        box = SecretBox(self.secret_key)
+        with self.engine.begin() as conn:
+            key_hash, sealed = conn.execute(
+                sa.select(LoginState.key_hash, LoginState.payload_sealed)
+            ).one()
+            context = f"login-state:{key_hash}"
+            stored = rewrite(json.loads(box.open(sealed, context=context)))
+            conn.execute(
+                sa.update(LoginState)
+                .where(LoginState.key_hash == key_hash)
+                .values(payload_sealed=box.seal(json.dumps(stored), context=context))
+            )
 
     def used_values(self) -> int:
         with self.engine.connect() as conn:

@@ -146,6 +146,21 @@ def test_secrets_bound_to_the_context_are_redacted_too(
     assert json.loads(out)["connection"] == "okta"
 
 
+@pytest.mark.usefixtures("restore_structlog")
+def test_what_the_context_keeps_under_a_leading_underscore_is_no_field_of_a_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO", json=True)
+    with structlog.contextvars.bound_contextvars(
+        request_id="req-1", _login_email="ada@example.com"
+    ):
+        get_logger("adapter.test").info("login_succeeded")
+        logging.getLogger("some.library").warning("a library speaks")
+    records = _lines(capsys.readouterr().out)
+    assert [r["request_id"] for r in records] == ["req-1", "req-1"]
+    assert not [r for r in records if "ada@example.com" in json.dumps(r)]
+
+
 # -- every library's records, through the same pipeline -----------------------------------
 
 SAML_DOCUMENT = (
