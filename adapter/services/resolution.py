@@ -2,8 +2,9 @@
 
 Existing link -> that customer. Otherwise, at most one request per subject at a time (a claim
 in the shared ledger) decides: link an existing customer by verified e-mail where the
-connection allows it, or create the customer, or refuse. No database transaction is held open
-across a BigCommerce call.
+connection allows it, or create the customer, or refuse. The decision itself is
+core.first_login's, from the facts gathered here; this module gathers them and carries the
+decision out. No database transaction is held open across a BigCommerce call.
 
 A creation is recorded (a creation intent, and its audit event) before BigCommerce is asked
 for it, and the link is written with its `customer.created` event in one transaction. When
@@ -271,7 +272,8 @@ class IdentityResolver:
         customers = self._rt.customers_api(store)
         known: dict[int, Customer] = {}
         matches: list[Candidate] = []
-        if email_refusal(identity) is None and may_link_by_email(identity, policy):
+        usable = email_refusal(identity) is None
+        if usable and may_link_by_email(identity, policy):
             assert identity.email is not None
             matches = await self._candidates(
                 connection, await customers.find_by_email(identity.email), known
@@ -279,7 +281,7 @@ class IdentityResolver:
         # Only an earlier attempt's intent may vouch for a customer: the one this attempt may
         # be about to record is younger than any customer its create call could meet.
         earlier = None
-        if email_refusal(identity) is None:
+        if usable:
             earlier = await self._oldest_open_intent(connection, identity)
         decision = first_login(
             identity,
@@ -304,21 +306,25 @@ class IdentityResolver:
                 )
             )
         except EmailInUse as in_use:
-            [taken] = await self._candidates(connection, [in_use.customer], known)
-            after = after_email_in_use(identity, policy, taken, earlier)
-            if after is None:
-                assert identity.email is not None
-                found_now = await customers.find_by_email(identity.email)
-                after = link_by_email(await self._candidates(connection, found_now, known))
-            if after is None:
-                raise UpstreamFailed(
-                    "BigCommerce said the e-mail is taken but finds no customer",
-                    code="bigcommerce_error",
-                ) from None
-            return await self._carry_out(store, connection, identity, after, known)
-        return await self._save_link(
-            store, connection, identity, customer, "created", created="created"
-        )
+            taken = in_use.customer
+        else:
+            return await self._save_link(
+                store, connection, identity, customer, "created", created="created"
+            )
+        # The e-mail is in use: by someone else, or by the customer an earlier attempt of
+        # this subject created without hearing the answer.
+        [candidate_taken] = await self._candidates(connection, [taken], known)
+        after = after_email_in_use(identity, policy, candidate_taken, earlier)
+        if after is None:
+            assert identity.email is not None
+            found_now = await customers.find_by_email(identity.email)
+            after = link_by_email(await self._candidates(connection, found_now, known))
+        if after is None:
+            raise UpstreamFailed(
+                "BigCommerce said the e-mail is taken but finds no customer",
+                code="bigcommerce_error",
+            )
+        return await self._carry_out(store, connection, identity, after, known)
 
     async def _candidates(
         self, connection: ConnectionRecord, found: list[Customer], known: dict[int, Customer]
