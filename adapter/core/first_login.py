@@ -11,7 +11,8 @@ The decision, `Decision`, is one of:
     Create(fields)            create a customer with these fields, then link it
     Adopt(customer)           link the customer an earlier, unanswered creation of this
                               subject made (its answer was lost, BigCommerce kept it)
-    Refuse(code, message)     no customer; `code` is the refusal's reason everywhere
+    Refuse(code, message, public_message)
+                              no customer; `code` is the refusal's reason everywhere
 
 For a subject without a link, in this order (the first that applies):
 
@@ -26,8 +27,15 @@ For a subject without a link, in this order (the first that applies):
     any               any      create_customers off                       Refuse no_customer
     not verified      any      create_customers on                        Refuse email_unverified
     verified          0        create_customers on                        Create
-    verified          1+       create_customers on (the creation meets    `after_email_in_use`
-                               the e-mail in use)                         for the first match
+    verified          1+       create_customers on, link_by_email off     `after_email_in_use`
+                               (the creation would meet the e-mail in     for the first match:
+                               use)                                       Adopt, Refuse
+                                                                          customer_linked_elsewhere
+                                                                          or email_in_use
+
+"Verified": asserted so by the IdP, or vouched for by the connection (`email_verified`).
+"Matches": customers whose e-mail names the same mailbox (core.emails), so an e-mail that
+is not comparable never has any.
 
 Once a customer is chosen, `channel_access` says whether it may use the requested channel.
 

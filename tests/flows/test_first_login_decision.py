@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import SecretStr
-from sqlalchemy import update
 
 from adapter.db.intents import IntentRepository
 from adapter.db.links import LinkRepository
@@ -129,7 +128,7 @@ class Harness:
         # Backdate it: the repository stamps its own clock's time.
         async with self.runtime.sessions.begin() as session:
             await session.execute(
-                update(CreationIntent)
+                sa.update(CreationIntent)
                 .where(CreationIntent.subject == subject)
                 .values(created_at=at)
             )
