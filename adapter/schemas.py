@@ -307,3 +307,7 @@ class TestLoginAnswer(BaseModel):
     reason: str | None
     customer_to_create: dict[str, Any] | None
     jwt_claims: dict[str, Any] | None
+    # Whether the customer may use the channel, as the login would find it: "member",
+    # "global", "add_channel" (the login adds the channel to the customer), "new_customer",
+    # "denied"; None when the login is refused before a customer is chosen.
+    channel_access: str | None = None

@@ -15,15 +15,26 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from adapter.bigcommerce.customers import CustomersApi
-from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
-from adapter.core.emails import UnmatchableEmail, mailbox_key
+from adapter.core.first_login import (
+    Candidate,
+    ChannelVerdict,
+    Create,
+    Decision,
+    Refuse,
+    UseLink,
+    channel_access,
+    channel_refusal,
+    email_refusal,
+    first_login,
+    is_global,
+)
 from adapter.core.identity import Identity
 from adapter.core.records import StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.core.urls import check_outbound_url
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.config import ConfigRepository
+from adapter.db.intents import IntentRepository
 from adapter.db.links import LinkExists, LinkRepository
 from adapter.db.models import AuditEvent, Connection, Link, Store
 from adapter.errors import AdapterError, BadRequest, ConfigurationError, Conflict, NotFound
@@ -51,6 +62,7 @@ from adapter.schemas import (
     TestLoginRequest,
 )
 from adapter.services.login_steps import oidc_client_settings, parse_channel_id
+from adapter.services.resolution import candidate, first_login_policy, new_customer_fields
 from adapter.services.runtime import Runtime
 
 T = TypeVar("T")
@@ -597,15 +609,6 @@ class AdminService:
         return await DryRun(self._rt, store_record, connection, idp_entity_id).run(request)
 
 
-def _unusable_email(email: str) -> str | None:
-    """The refusal a first login gets for an e-mail it may neither link nor create with."""
-    try:
-        mailbox_key(email)
-    except UnmatchableEmail as exc:
-        return exc.code
-    return None
-
-
 class DryRun:
     """Walks the login's decisions for given claims, reading but never writing."""
 
@@ -649,10 +652,74 @@ class DryRun:
             reason=reason,
             customer_to_create=None,
             jwt_claims=None,
+            channel_access=known.get("channel_access"),
         )
 
+    async def _decide(
+        self, identity: Identity, channel_id: int
+    ) -> tuple[Decision, dict[int, Candidate]]:
+        """The login's decision (core.first_login) from the facts the login would meet, read
+        but never written. Unlike the login, the e-mail is always looked up: a customer that
+        the login would meet only as its creation's "e-mail in use" is decided the same way."""
+        connection = self._connection
+        async with self._rt.sessions() as session:
+            link = await LinkRepository(session, self._rt.clock).find(
+                connection.id, identity.subject
+            )
+        matches: list[Candidate] = []
+        since = None
+        if link is None and identity.email and email_refusal(identity) is None:
+            found = await self._rt.customers_api(self._store).find_by_email(identity.email)
+            async with self._rt.sessions() as session:
+                links = LinkRepository(session, self._rt.clock)
+                matches = [
+                    candidate(c, await links.find_for_customer(connection.id, c.id) is not None)
+                    for c in found
+                ]
+                since = await IntentRepository(session, self._rt.clock).oldest_open(
+                    connection.id, identity.subject, identity.email
+                )
+        decision = first_login(
+            identity,
+            first_login_policy(connection),
+            link_customer_id=None if link is None else link.customer_id,
+            matches=matches,
+            new_customer=new_customer_fields(identity, connection, channel_id),
+            adoption_since=since,
+        )
+        return decision, {c.id: c for c in matches}
+
+    async def _channel_access(
+        self, customer_id: int, channel_id: int, candidates: dict[int, Candidate]
+    ) -> ChannelVerdict | Refuse:
+        """What services.channel_access would find for this customer, asking BigCommerce
+        what the login would ask and changing nothing (`add_channel`: the login would add
+        the channel to the customer)."""
+        customers = self._rt.customers_api(self._store)
+        known = candidates.get(customer_id)
+        if known is None:
+            customer = await customers.get(customer_id)
+            if customer is None:
+                return Refuse("customer_missing", "the linked customer no longer exists")
+            channel_ids = customer.channel_ids
+        else:
+            channel_ids = known.channel_ids
+        verdict = channel_access(
+            channel_ids,
+            channel_id,
+            add_channel_to_customer=self._connection.settings.add_channel_to_customer,
+            global_logins_allowed=(
+                await customers.channel_allows_global_logins(channel_id)
+                if is_global(channel_ids)
+                else None
+            ),
+        )
+        if verdict == "denied":
+            return channel_refusal(customer_id, channel_id)
+        return verdict
+
     async def run(self, request: TestLoginRequest) -> TestLoginAnswer:
-        store, connection, settings = self._store, self._connection, self._connection.settings
+        store, settings = self._store, self._connection.settings
         try:
             identity = self._identity(request.claims)
             channel_id = parse_channel_id(
@@ -671,49 +738,34 @@ class DryRun:
         if store.channel(channel_id) is None or channel_id not in settings.channel_ids:
             return self._refused("channel_not_allowed", **known)
 
-        async with self._rt.sessions() as session:
-            links = LinkRepository(session, self._rt.clock)
-            link = await links.find(connection.id, identity.subject)
+        decision, candidates = await self._decide(identity, channel_id)
+        if isinstance(decision, Refuse):
+            return self._refused(decision.code, **known)
         customer_id: int | None = None
         to_create: dict[str, Any] | None = None
-        if link is not None:
-            action, customer_id = "use_link", link.customer_id
-        elif not identity.email:
-            return self._refused("email_missing", **known)
-        elif (unusable := _unusable_email(identity.email)) is not None:
-            return self._refused(unusable, **known)
+        access: str
+        if isinstance(decision, Create):
+            fields = decision.fields
+            to_create = {
+                "email": fields.email,
+                "first_name": fields.first_name,
+                "last_name": fields.last_name,
+                "origin_channel_id": fields.channel_id,
+                "channel_ids": [fields.channel_id],
+                "customer_group_id": fields.customer_group_id,
+            }
+            access = "new_customer"
         else:
-            customers: CustomersApi = self._rt.customers_api(store)
-            matches = await customers.find_by_email(identity.email)
-            verified = email_is_verified(identity, settings)
-            may_link = settings.link_by_email and verified
-            if may_link and len(matches) > 1:
-                return self._refused("email_ambiguous", **known)
-            if may_link and len(matches) == 1:
-                async with self._rt.sessions() as session:
-                    other = await LinkRepository(session, self._rt.clock).find_for_customer(
-                        connection.id, matches[0].id
-                    )
-                if other is not None:
-                    return self._refused("customer_linked_elsewhere", **known)
-                action, customer_id = "link_by_email", matches[0].id
-            elif matches:
-                return self._refused("email_in_use", **known)
-            elif settings.create_customers and not verified:
-                return self._refused("email_unverified", **known)
-            elif settings.create_customers:
-                first, last = customer_names(identity)
-                action = "create_customer"
-                to_create = {
-                    "email": identity.email,
-                    "first_name": first,
-                    "last_name": last,
-                    "origin_channel_id": channel_id,
-                    "channel_ids": [channel_id],
-                    "customer_group_id": customer_group(identity, settings),
-                }
-            else:
-                return self._refused("no_customer", **known)
+            customer_id = (
+                decision.customer_id if isinstance(decision, UseLink) else decision.customer.id
+            )
+            checked = await self._channel_access(customer_id, channel_id, candidates)
+            if isinstance(checked, Refuse):
+                denied = "denied" if checked.code == "channel_denied" else None
+                return self._refused(
+                    checked.code, customer_id=customer_id, channel_access=denied, **known
+                )
+            access = checked
         claims: dict[str, Any] = {
             "iss": store.client_id,
             "iat": "(the time of the redirect)",
@@ -730,8 +782,9 @@ class DryRun:
             claims["request_ip"] = "(the browser's address)"
         return TestLoginAnswer(
             outcome="login",
-            action=action,
+            action=decision.action,
             customer_id=customer_id,
+            channel_access=access,
             reason=None,
             customer_to_create=to_create,
             jwt_claims=claims,

@@ -1,15 +1,18 @@
 """May this customer use this channel? Asked before logging an existing customer in.
 
 BigCommerce restricts a customer to their `channel_ids`; a customer without any (a global
-customer) may use a channel only where its `allow_global_logins` setting says so. Positive
-answers are remembered per process for a while, so a returning login rarely asks.
+customer) may use a channel only where its `allow_global_logins` setting says so. The rule
+itself is core.first_login.channel_access; this module fetches its facts and carries it out.
+Positive answers are remembered per process for a while, so a returning login rarely asks.
 """
 
 from __future__ import annotations
 
 from adapter.core.cache import Cache
+from adapter.core.first_login import channel_access, channel_refusal, is_global
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
 from adapter.errors import NotAdmitted
+from adapter.services.resolution import refusal_error
 from adapter.services.runtime import Runtime
 
 ACCESS_TTL_SECONDS = 600
@@ -58,24 +61,18 @@ class ChannelAccess:
         customer = await customers.get(customer_id)
         if customer is None:
             raise NotAdmitted("the linked customer no longer exists", code="customer_missing")
-        if customer.channel_ids:
-            if channel.channel_id in customer.channel_ids:
-                self._remember(store, customer.id, channel.channel_id)
-                return
-            if connection.settings.add_channel_to_customer:
-                await customers.add_channels(customer, [channel.channel_id])
-                self._remember(store, customer.id, channel.channel_id)
-                return
-        elif await self._global_logins_allowed(store, channel.channel_id):
-            self._remember(store, customer.id, channel.channel_id)
-            return
-        # A global customer on a channel closed to global logins is refused even when the
-        # connection may add channels: giving them channel_ids would take away every other
-        # channel they can use today.
-        raise NotAdmitted(
-            f"customer {customer.id} may not use channel {channel.channel_id}",
-            code="channel_denied",
-            public_message=(
-                "Your account cannot sign in to this storefront. Please contact the store."
+        verdict = channel_access(
+            customer.channel_ids,
+            channel.channel_id,
+            add_channel_to_customer=connection.settings.add_channel_to_customer,
+            global_logins_allowed=(
+                await self._global_logins_allowed(store, channel.channel_id)
+                if is_global(customer.channel_ids)
+                else None
             ),
         )
+        if verdict == "denied":
+            raise refusal_error(channel_refusal(customer.id, channel.channel_id))
+        if verdict == "add_channel":
+            await customers.add_channels(customer, [channel.channel_id])
+        self._remember(store, customer.id, channel.channel_id)

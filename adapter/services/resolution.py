@@ -2,8 +2,9 @@
 
 Existing link -> that customer. Otherwise, at most one request per subject at a time (a claim
 in the shared ledger) decides: link an existing customer by verified e-mail where the
-connection allows it, or create the customer, or refuse. No database transaction is held open
-across a BigCommerce call.
+connection allows it, or create the customer, or refuse. The decision itself is
+core.first_login's, from the facts gathered here; this module gathers them and carries the
+decision out. No database transaction is held open across a BigCommerce call.
 
 A creation is recorded (a creation intent, and its audit event) before BigCommerce is asked
 for it, and the link is written with its `customer.created` event in one transaction. When
@@ -19,11 +20,25 @@ to give it back) holds it only until the lease runs out.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from adapter.bigcommerce.customers import Customer, CustomersApi, EmailInUse, NewCustomer
-from adapter.core.customer_profile import customer_group, customer_names, email_is_verified
-from adapter.core.emails import UnmatchableEmail, mailbox_key
+from adapter.bigcommerce.customers import Customer, EmailInUse, NewCustomer
+from adapter.core.customer_profile import customer_group, customer_names
+from adapter.core.first_login import (
+    Adopt,
+    Candidate,
+    Create,
+    CustomerFields,
+    Decision,
+    FirstLoginPolicy,
+    LinkByEmail,
+    Refuse,
+    after_email_in_use,
+    email_refusal,
+    first_login,
+    link_by_email,
+    may_link_by_email,
+)
 from adapter.core.identity import Identity
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.audit import AuditLog, AuditRecord
@@ -48,16 +63,8 @@ CLAIM_MARGIN_SECONDS = 10.0
 # How long a concurrent first login waits for the holder to finish before giving up.
 CLAIM_WAIT_SECONDS = 20.0
 CLAIM_POLL_SECONDS = 0.05
-_UNUSABLE_EMAIL = (
-    "Your company account's e-mail address cannot be used for a store account here: it may "
-    "only contain plain letters, digits and punctuation. Please contact the store."
-)
 # The shopper is told to come back after this long when the subject's first login is busy.
 BUSY_RETRY_AFTER_SECONDS = 5
-# BigCommerce's date_created is cut to the second and comes from another clock than ours.
-# Kept small: a customer registered by hand within it, just before the subject's earlier
-# attempt, would pass for the one that attempt created.
-ADOPTION_SKEW_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,46 @@ class Resolution:
     customer_id: int
     link_id: int
     how: str  # "link", "email", "created", "adopted", "current_customer"
+
+
+def first_login_policy(connection: ConnectionRecord) -> FirstLoginPolicy:
+    settings = connection.settings
+    return FirstLoginPolicy(
+        link_by_email=settings.link_by_email,
+        create_customers=settings.create_customers,
+        email_verified=settings.email_verified,
+        add_channel_to_customer=settings.add_channel_to_customer,
+    )
+
+
+def new_customer_fields(
+    identity: Identity, connection: ConnectionRecord, channel_id: int
+) -> CustomerFields | None:
+    """The fields a first login would create the customer with; None without an e-mail."""
+    if not identity.email:
+        return None
+    first, last = customer_names(identity)
+    return CustomerFields(
+        email=identity.email,
+        first_name=first,
+        last_name=last,
+        channel_id=channel_id,
+        customer_group_id=customer_group(identity, connection.settings),
+    )
+
+
+def candidate(customer: Customer, linked_elsewhere: bool) -> Candidate:
+    return Candidate(
+        id=customer.id,
+        channel_ids=customer.channel_ids,
+        date_created=customer.date_created,
+        linked_elsewhere=linked_elsewhere,
+    )
+
+
+def refusal_error(refused: Refuse) -> NotAdmitted:
+    """The decision's refusal as the error the web layer renders."""
+    return NotAdmitted(refused.message, code=refused.code, public_message=refused.public_message)
 
 
 @dataclass
@@ -221,81 +268,94 @@ class IdentityResolver:
         found = await self._find_link(connection, identity.subject)
         if found:  # the previous holder finished between our look-up and our claim
             return found
-        settings = connection.settings
-        if not identity.email:
-            raise NotAdmitted("the IdP sent no e-mail for a first login", code="email_missing")
-        try:
-            mailbox_key(identity.email)
-        except UnmatchableEmail as exc:
-            # Neither linked nor created. Linking would compare it with customers' addresses,
-            # which no rule does safely for non-ASCII text (core.emails). Creating would put a
-            # look-alike of someone's address into BigCommerce, whose own uniqueness check and
-            # look-ups by typed address (password reset) may take it for that person's, or
-            # refuse that person's own address later.
-            raise NotAdmitted(
-                f"the IdP's e-mail {exc}", code=exc.code, public_message=_UNUSABLE_EMAIL
-            ) from None
-        verified = email_is_verified(identity, settings)
+        policy = first_login_policy(connection)
         customers = self._rt.customers_api(store)
-        may_link_by_email = settings.link_by_email and verified
-        if may_link_by_email:
-            customer = await self._customer_by_email(customers, identity.email)
-            if customer is not None:
-                return await self._save_link(store, connection, identity, customer, "email")
-        if not settings.create_customers:
-            raise NotAdmitted("no linked customer and customer creation is off", code="no_customer")
-        if not verified:
-            # A customer made with an unverified address could be claimed later by the
-            # address's real owner (password reset) while the IdP user keeps access.
-            raise NotAdmitted(
-                "the IdP did not assert a verified e-mail",
-                code="email_unverified",
-                public_message=(
-                    "Your company account's e-mail address is not verified, so no store "
-                    "account can be created for it. Please contact the store."
-                ),
+        known: dict[int, Customer] = {}
+        matches: list[Candidate] = []
+        usable = email_refusal(identity) is None
+        if usable and may_link_by_email(identity, policy):
+            assert identity.email is not None
+            matches = await self._candidates(
+                connection, await customers.find_by_email(identity.email), known
             )
-        # Only an earlier attempt's intent may vouch for a customer: the one this attempt is
-        # about to record is younger than any customer its create call could meet.
-        earlier = await self._oldest_open_intent(connection, identity)
+        # Only an earlier attempt's intent may vouch for a customer: the one this attempt may
+        # be about to record is younger than any customer its create call could meet.
+        earlier = None
+        if usable:
+            earlier = await self._oldest_open_intent(connection, identity)
+        decision = first_login(
+            identity,
+            policy,
+            link_customer_id=None,
+            matches=matches,
+            new_customer=new_customer_fields(identity, connection, channel_id),
+            adoption_since=earlier,
+        )
+        if not isinstance(decision, Create):
+            return await self._carry_out(store, connection, identity, decision, known)
         await self._record_intent(store, connection, identity, holder)
-        first, last = customer_names(identity)
+        fields = decision.fields
         try:
             customer = await customers.create(
                 NewCustomer(
-                    email=identity.email,
-                    first_name=first,
-                    last_name=last,
-                    channel_id=channel_id,
-                    customer_group_id=customer_group(identity, settings),
+                    email=fields.email,
+                    first_name=fields.first_name,
+                    last_name=fields.last_name,
+                    channel_id=fields.channel_id,
+                    customer_group_id=fields.customer_group_id,
                 )
             )
-        except EmailInUse as taken:
-            if self._adoptable(taken.customer, earlier):
-                return await self._save_link(
-                    store, connection, identity, taken.customer, "adopted", created="adopted"
-                )
-            # Someone registered this e-mail first (by hand, or a racing login of
-            # another subject). Only a verified e-mail under link_by_email may take it.
-            if not may_link_by_email:
-                raise NotAdmitted(
-                    "a customer with this e-mail exists and may not be linked by e-mail",
-                    code="email_in_use",
-                    public_message=(
-                        "An account with your e-mail address already exists in this store. "
-                        "Please ask the store to link it to your company sign-in."
-                    ),
-                ) from None
-            customer = await self._customer_by_email(customers, identity.email)
-            if customer is None:
-                raise UpstreamFailed(
-                    "BigCommerce said the e-mail is taken but finds no customer",
-                    code="bigcommerce_error",
-                ) from None
+        except EmailInUse as in_use:
+            taken = in_use.customer
+        else:
+            return await self._save_link(
+                store, connection, identity, customer, "created", created="created"
+            )
+        # The e-mail is in use: by someone else, or by the customer an earlier attempt of
+        # this subject created without hearing the answer.
+        [candidate_taken] = await self._candidates(connection, [taken], known)
+        after = after_email_in_use(identity, policy, candidate_taken, earlier)
+        if after is None:
+            assert identity.email is not None
+            found_now = await customers.find_by_email(identity.email)
+            after = link_by_email(await self._candidates(connection, found_now, known))
+        if after is None:
+            raise UpstreamFailed(
+                "BigCommerce said the e-mail is taken but finds no customer",
+                code="bigcommerce_error",
+            )
+        return await self._carry_out(store, connection, identity, after, known)
+
+    async def _candidates(
+        self, connection: ConnectionRecord, found: list[Customer], known: dict[int, Customer]
+    ) -> list[Candidate]:
+        """The customers as the decision sees them; `known` keeps them by id."""
+        known.update((c.id, c) for c in found)
+        async with self._rt.sessions() as session:
+            links = LinkRepository(session, self._rt.clock)
+            return [
+                candidate(c, await links.find_for_customer(connection.id, c.id) is not None)
+                for c in found
+            ]
+
+    async def _carry_out(
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        identity: Identity,
+        decision: Decision,
+        known: dict[int, Customer],
+    ) -> Resolution:
+        if isinstance(decision, LinkByEmail):
+            customer = known[decision.customer.id]
             return await self._save_link(store, connection, identity, customer, "email")
-        return await self._save_link(
-            store, connection, identity, customer, "created", created="created"
-        )
+        if isinstance(decision, Adopt):
+            customer = known[decision.customer.id]
+            return await self._save_link(
+                store, connection, identity, customer, "adopted", created="adopted"
+            )
+        assert isinstance(decision, Refuse), decision
+        raise refusal_error(decision)
 
     async def _record_intent(
         self,
@@ -350,23 +410,6 @@ class IdentityResolver:
             return await IntentRepository(session, self._rt.clock).oldest_open(
                 connection.id, identity.subject, identity.email
             )
-
-    @staticmethod
-    def _adoptable(customer: Customer, since: datetime | None) -> bool:
-        """Whether the customer holding this subject's e-mail is one an earlier attempt of
-        this subject asked for without hearing the answer: created at or after the subject's
-        oldest open intent (`since`)."""
-        if since is None or customer.date_created is None:
-            return False
-        # Created before the subject ever asked for a customer: someone else's.
-        return customer.date_created >= since - timedelta(seconds=ADOPTION_SKEW_SECONDS)
-
-    @staticmethod
-    async def _customer_by_email(customers: CustomersApi, email: str) -> Customer | None:
-        matches = await customers.find_by_email(email)
-        if len(matches) > 1:
-            raise NotAdmitted("several customers share this e-mail", code="email_ambiguous")
-        return matches[0] if matches else None
 
     async def _save_link(
         self,

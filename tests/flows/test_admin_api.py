@@ -543,7 +543,8 @@ def test_test_login_shows_the_email_rules(world: World) -> None:
     world.put_connection(link_by_email=True)
     result = _test_login(world)
     assert result["action"] == "link_by_email" and result["customer_id"] == existing["id"]
-    assert _test_login(world, email_verified=False)["reason"] == "email_in_use"
+    # As the login answers: an unverified e-mail links nothing and creates nothing.
+    assert _test_login(world, email_verified=False)["reason"] == "email_unverified"
 
 
 def test_test_login_refuses_a_look_alike_email_as_the_real_login_does(world: World) -> None:

@@ -20,7 +20,6 @@ from adapter.services.channel_access import (
     SETTING_TTL_SECONDS,
     ChannelAccess,
 )
-from adapter.services.resolution import Resolution
 
 STORE = StoreRecord(
     id=1,
@@ -70,7 +69,7 @@ async def ensure(
     access: ChannelAccess, customer_id: int, channel_id: int, how: str = "link"
 ) -> None:
     channel = ChannelRecord(channel_id=channel_id, kind="stencil", storefront_url="https://s")
-    await access.ensure(STORE, CONNECTION, channel, Resolution(customer_id, 1, how))
+    await access.ensure(STORE, CONNECTION, channel, customer_id, just_created=how == "created")
 
 
 async def test_a_customer_is_looked_up_again_only_a_ttl_after_their_last_login() -> None:
