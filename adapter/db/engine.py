@@ -50,7 +50,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
