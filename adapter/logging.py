@@ -28,7 +28,7 @@ import sys
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.stdlib import ProcessorFormatter
@@ -120,7 +120,7 @@ def _escape_controls(_logger: Any, _name: str, event_dict: EventDict) -> EventDi
     }
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes each record to the sys.stdout of its moment (a test may have swapped it)."""
 
     def __init__(self) -> None:
