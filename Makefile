@@ -13,3 +13,4 @@ test: setup
 lint: setup
 	.venv/bin/ruff check adapter tests migrations bench
 	.venv/bin/ruff format --check adapter tests migrations bench
+	.venv/bin/mypy

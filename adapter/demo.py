@@ -10,6 +10,7 @@ import asyncio
 import secrets
 
 from pydantic import SecretStr
+from sqlalchemy import delete
 
 from adapter.db.config import ConfigRepository
 from adapter.db.migrate import upgrade
@@ -34,7 +35,7 @@ async def _configure(runtime: Runtime, shop: BigCommerceEmulator, op: SandboxOid
         # fresh sandbox does not have.
         existing = await session.scalar(Store.__table__.select().where(Store.slug == STORE))
         if existing is not None:
-            await session.execute(Store.__table__.delete().where(Store.slug == STORE))
+            await session.execute(delete(Store).where(Store.slug == STORE))
         config = ConfigRepository(session, runtime.box, runtime.clock, allow_loopback=True)
         await config.put_store(
             STORE,

@@ -28,10 +28,11 @@ import sys
 import threading
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 from structlog.stdlib import ProcessorFormatter
+from structlog.typing import EventDict
 
 from adapter.redaction import REDACTED, redact_text, redact_value
 
@@ -60,7 +61,7 @@ def redact_mapping(event: Mapping[str, Any]) -> dict[str, Any]:
     return redacted
 
 
-def _redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _redact_processor(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
     exception = event_dict.pop("exception", None)
     event_dict = redact_mapping(event_dict)
     if exception is not None:
@@ -68,7 +69,7 @@ def _redact_processor(_logger: Any, _name: str, event_dict: dict[str, Any]) -> d
     return event_dict
 
 
-def _merge_context(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _merge_context(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
     """What is bound to the context (the request id) joins every record, as structlog's own
     `merge_contextvars` does, except names starting with "_": state a request keeps for the
     code (the facts of a login, an e-mail address among them), not for the log."""
@@ -82,7 +83,7 @@ def _within(name: str, roots: tuple[str, ...]) -> bool:
     return any(name == root or name.startswith(root + ".") for root in roots)
 
 
-def _library_record(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _library_record(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
     """A library's record, before it is shaped like ours."""
     record: logging.LogRecord = event_dict["_record"]
     args = event_dict.pop("positional_args", None)
@@ -98,7 +99,7 @@ def _library_record(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dic
     return event_dict
 
 
-def _escape_controls(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _escape_controls(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
     """For the console renderer, which writes strings as they are: a newline in a value must
     not start a line of its own."""
 
@@ -119,13 +120,13 @@ def _escape_controls(_logger: Any, _name: str, event_dict: dict[str, Any]) -> di
     }
 
 
-class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StdoutHandler(logging.StreamHandler[TextIO]):
     """Writes each record to the sys.stdout of its moment (a test may have swapped it)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stdout)
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stdout
 

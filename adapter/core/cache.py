@@ -30,7 +30,7 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, overload
 
 from adapter.clock import Clock
 
@@ -84,7 +84,11 @@ class Cache(Generic[K, V]):
         """Entries held, expired ones included: never more than `maxsize`."""
         return len(self._entries)
 
-    def get(self, key: K, default: D = None) -> V | D:  # type: ignore[assignment]
+    @overload
+    def get(self, key: K) -> V | None: ...
+    @overload
+    def get(self, key: K, default: D) -> V | D: ...
+    def get(self, key: K, default: D | None = None) -> V | D | None:
         """The value for `key` if it is held and within its TTL, else `default`."""
         entry = self._entries.get(key)
         if entry is None or not self._is_fresh(entry):
@@ -92,7 +96,11 @@ class Cache(Generic[K, V]):
         self._entries.move_to_end(key)
         return entry.value
 
-    def stale(self, key: K, default: D = None) -> V | D:  # type: ignore[assignment]
+    @overload
+    def stale(self, key: K) -> V | None: ...
+    @overload
+    def stale(self, key: K, default: D) -> V | D: ...
+    def stale(self, key: K, default: D | None = None) -> V | D | None:
         """The value last kept for `key`, even past its TTL, unless it has been evicted,
         invalidated or cleared since."""
         entry = self._entries.get(key)

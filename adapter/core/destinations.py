@@ -94,10 +94,15 @@ def new_destinations(
 
 
 class _Channel(Protocol):
-    channel_id: int
-    storefront_url: str
-    delivery: str | None
-    graphql_url: str | None
+    # Read-only, so that a body whose fields are narrower (delivery is a Literal) fits.
+    @property
+    def channel_id(self) -> int: ...
+    @property
+    def storefront_url(self) -> str: ...
+    @property
+    def delivery(self) -> str | None: ...
+    @property
+    def graphql_url(self) -> str | None: ...
 
 
 class _Store(Protocol):

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import Delete, Update, event
+from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 
 def async_database_url(url: str) -> str:
@@ -45,5 +50,12 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     return engine
 
 
-def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+async def rows_changed(session: AsyncSession, statement: Update | Delete) -> int:
+    """Run an UPDATE or DELETE; how many rows it changed (0 when the driver cannot tell)."""
+    result = await session.execute(statement)
+    # AsyncSession.execute is annotated as returning a Result; for DML it is a CursorResult.
+    return cast(CursorResult[Any], result).rowcount or 0

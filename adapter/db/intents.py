@@ -14,6 +14,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.clock import Clock
+from adapter.db.engine import rows_changed
 from adapter.db.models import CreationIntent
 
 # How long an unanswered creation may be adopted by the subject's next login. A day covers
@@ -69,7 +70,6 @@ class IntentRepository:
 
     async def purge_expired(self) -> int:
         since = self._now() - timedelta(seconds=INTENT_TTL_SECONDS)
-        result = await self._session.execute(
-            delete(CreationIntent).where(CreationIntent.created_at <= since)
+        return await rows_changed(
+            self._session, delete(CreationIntent).where(CreationIntent.created_at <= since)
         )
-        return result.rowcount or 0

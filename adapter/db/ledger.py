@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.clock import Clock
 from adapter.core.secretbox import SecretBox
+from adapter.db.engine import rows_changed
 from adapter.db.models import UsedValue
 
 
@@ -57,38 +58,34 @@ class Ledger:
                 UsedValue.expires_at <= now,
             )
         )
-        values = {
-            "namespace": namespace,
-            "value_hash": value_hash,
-            "expires_at": now + timedelta(seconds=ttl_seconds),
-        }
-        insert = (
-            postgresql_insert if self._session.bind.dialect.name == "postgresql" else sqlite_insert
-        )
+        expires_at = now + timedelta(seconds=ttl_seconds)
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
         inserted = await self._session.scalar(
             insert(UsedValue)
-            .values(**values)
+            .values(namespace=namespace, value_hash=value_hash, expires_at=expires_at)
             .on_conflict_do_nothing()
             .returning(UsedValue.value_hash)
         )
         if inserted is None:
             return None
-        return Claim(namespace, value_hash, values["expires_at"])
+        return Claim(namespace, value_hash, expires_at)
 
     async def extend(self, claim: Claim, *, ttl_seconds: float) -> Claim | None:
         """The claim with its expiry moved to now + `ttl_seconds`, or None when it is no
         longer this holder's (it lapsed and a successor took it)."""
         expires_at = self._now() + timedelta(seconds=ttl_seconds)
-        result = await self._session.execute(
+        changed = await rows_changed(
+            self._session,
             update(UsedValue)
             .where(
                 UsedValue.namespace == claim.namespace,
                 UsedValue.value_hash == claim.value_hash,
                 UsedValue.expires_at == claim.expires_at,
             )
-            .values(expires_at=expires_at)
+            .values(expires_at=expires_at),
         )
-        if (result.rowcount or 0) != 1:
+        if changed != 1:
             return None
         return Claim(claim.namespace, claim.value_hash, expires_at)
 
@@ -104,7 +101,6 @@ class Ledger:
         )
 
     async def purge_expired(self) -> int:
-        result = await self._session.execute(
-            delete(UsedValue).where(UsedValue.expires_at <= self._now())
+        return await rows_changed(
+            self._session, delete(UsedValue).where(UsedValue.expires_at <= self._now())
         )
-        return result.rowcount or 0

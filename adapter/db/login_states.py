@@ -18,6 +18,7 @@ from adapter.clock import Clock
 from adapter.core import login_state
 from adapter.core.login_state import InFlight, UnreadableLoginState
 from adapter.core.secretbox import SecretBox
+from adapter.db.engine import rows_changed
 from adapter.db.models import LoginState
 
 
@@ -110,10 +111,9 @@ class LoginStateRepository:
         )
 
     async def purge_expired(self) -> int:
-        result = await self._session.execute(
-            delete(LoginState).where(LoginState.expires_at <= self._now())
+        return await rows_changed(
+            self._session, delete(LoginState).where(LoginState.expires_at <= self._now())
         )
-        return result.rowcount or 0
 
     async def count(self) -> int:
         return len((await self._session.scalars(select(LoginState.key_hash))).all())

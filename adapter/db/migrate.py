@@ -75,6 +75,7 @@ async def current_revision(engine: AsyncEngine) -> str | None:
 
 async def oldest_code_revision(engine: AsyncEngine) -> str | None:
     async with engine.connect() as connection:
-        return await connection.scalar(
+        revision: str | None = await connection.scalar(
             text("SELECT oldest_code_revision FROM schema_compatibility WHERE id = 1")
         )
+        return revision

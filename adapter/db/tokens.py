@@ -12,6 +12,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.clock import Clock
+from adapter.db.engine import rows_changed
 from adapter.db.models import AdminToken
 
 SCOPES = ("stores:read", "stores:write", "links:read", "links:write", "events:read")
@@ -67,5 +68,6 @@ class TokenRepository:
         return list(await self._session.scalars(select(AdminToken).order_by(AdminToken.name)))
 
     async def revoke(self, name: str) -> bool:
-        result = await self._session.execute(delete(AdminToken).where(AdminToken.name == name))
-        return bool(result.rowcount)
+        return bool(
+            await rows_changed(self._session, delete(AdminToken).where(AdminToken.name == name))
+        )

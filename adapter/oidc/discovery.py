@@ -74,16 +74,17 @@ def parse_provider_metadata(
         # echoed what another host serves would make it a way to read that host.
         raise InvalidProviderMetadata("the issuer in the discovery document is not this issuer")
 
-    def url(name: str, *, required: bool = True) -> str | None:
+    def url(name: str) -> str:
         value = document.get(name)
-        if value is None and not required:
-            return None
         if not isinstance(value, str):
             raise InvalidProviderMetadata(f"{name} missing")
         reason = check_outbound_url(value, allow_insecure_loopback=allow_insecure_loopback)
         if reason:
             raise InvalidProviderMetadata(f"{name} {reason}")
         return value
+
+    def optional_url(name: str) -> str | None:
+        return None if document.get(name) is None else url(name)
 
     def names(name: str, default: list[str]) -> frozenset[str]:
         value = document.get(name, default)
@@ -105,10 +106,10 @@ def parse_provider_metadata(
         raise InvalidProviderMetadata("no usable id_token signing algorithm")
     return ProviderMetadata(
         issuer=issuer,
-        authorization_endpoint=url("authorization_endpoint"),  # type: ignore[arg-type]
-        token_endpoint=url("token_endpoint"),  # type: ignore[arg-type]
-        jwks_uri=url("jwks_uri"),  # type: ignore[arg-type]
-        userinfo_endpoint=url("userinfo_endpoint", required=False),
+        authorization_endpoint=url("authorization_endpoint"),
+        token_endpoint=url("token_endpoint"),
+        jwks_uri=url("jwks_uri"),
+        userinfo_endpoint=optional_url("userinfo_endpoint"),
         id_token_signing_alg_values_supported=usable,
         token_endpoint_auth_methods_supported=names(
             "token_endpoint_auth_methods_supported", ["client_secret_basic"]

@@ -10,7 +10,7 @@ import hmac
 import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from authlib.oidc.core.util import create_half_hash
 from joserfc import jws, jwt
@@ -73,7 +73,7 @@ def read_header(token: str, algorithms: Collection[str]) -> dict[str, Any]:
     return dict(header)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     # NaN and Infinity parse from JSON and would make every time comparison pass.
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 

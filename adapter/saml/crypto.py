@@ -22,20 +22,23 @@ DS = "http://www.w3.org/2000/09/xmldsig#"
 XENC = "http://www.w3.org/2001/04/xmlenc#"
 SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
 
-_PARSER_OPTIONS = {
-    "resolve_entities": False,
-    "no_network": True,
-    "load_dtd": False,
-    "dtd_validation": False,
-    "huge_tree": False,
-    "remove_comments": False,
-}
+
+def _parser() -> etree.XMLParser:
+    # A fresh parser per document: no DTD, no entities, no network.
+    return etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        remove_comments=False,
+    )
 
 
 def _parse(document: str | bytes) -> etree._Element:
     raw = document.encode("utf-8") if isinstance(document, str) else document
     try:
-        root = etree.fromstring(raw, etree.XMLParser(**_PARSER_OPTIONS))
+        root = etree.fromstring(raw, _parser())
     except etree.XMLSyntaxError as exc:
         raise SignatureError(f"unparseable document: {exc}") from None
     if root.getroottree().docinfo.doctype:
@@ -49,7 +52,8 @@ def _tag(node_name: str) -> str:
     return f"{{{namespace}}}{local}"
 
 
-class InProcessXmlSecBackend(CryptoBackendXmlSec1):
+# pysaml2 has no type information: its backend class is Any to the type checker.
+class InProcessXmlSecBackend(CryptoBackendXmlSec1):  # type: ignore[misc]
     def validate_signature(
         self,
         signedtext: str | bytes,
@@ -93,7 +97,10 @@ class InProcessXmlSecBackend(CryptoBackendXmlSec1):
         else:
             everything = root.findall(f".//{{{XENC}}}EncryptedData")
             wrapped = [
-                e for e in everything if e.getparent().tag == f"{{{SAML}}}EncryptedAssertion"
+                e
+                for e in everything
+                if (parent := e.getparent()) is not None
+                and parent.tag == f"{{{SAML}}}EncryptedAssertion"
             ]
             if len(everything) != 1 or len(wrapped) != 1:
                 raise DecryptError(f"{len(everything)} EncryptedData where one assertion is due")

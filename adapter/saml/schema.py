@@ -14,12 +14,17 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from importlib.resources import files
+from typing import TYPE_CHECKING
 
 import saml2.data.schemas
 import saml2.sigver
 from lxml import etree
 from saml2.xml.schema import XMLSchemaError
 from saml2.xml.schema import validate as pysaml2_validate
+
+if TYPE_CHECKING:
+    # What a resolver's resolve_* methods return; it exists only in lxml's stubs.
+    from lxml.etree._docloader import _InputDocument
 
 _SCHEMAS = files(saml2.data.schemas)
 
@@ -32,9 +37,9 @@ _DOCUMENT_PARSER = etree.XMLParser(
 class _BundledSchemas(etree.Resolver):
     """Every import resolves to pysaml2's bundled copy, never to the network."""
 
-    def resolve(self, url, pubid, context):
-        path = _SCHEMAS.joinpath(url.rsplit("/", 1)[-1])
-        if not path.is_file():
+    def resolve(self, url: str | None, pubid: str | None, context: object) -> _InputDocument:
+        path = _SCHEMAS.joinpath((url or "").rsplit("/", 1)[-1])
+        if url is None or not path.is_file():
             raise XMLSchemaError(f"schema import {url!r} is not bundled")
         return self.resolve_filename(str(path), context)
 

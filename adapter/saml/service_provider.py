@@ -136,7 +136,9 @@ def _attributes(assertion: Any) -> dict[str, list[str]]:
     return found
 
 
-class _Forgetful(Cache):
+# pysaml2 has no type information: to the type checker this class and the two below
+# subclass Any.
+class _Forgetful(Cache):  # type: ignore[misc]
     """pysaml2's client files the subject and attributes of every response it parses in an
     identity cache, for single logout and attribute queries we never make. Its default cache
     lives in memory and is never emptied: over a process's life it would hold everyone who
@@ -146,7 +148,7 @@ class _Forgetful(Cache):
         return None
 
 
-class _AuthnResponse(AuthnResponse):
+class _AuthnResponse(AuthnResponse):  # type: ignore[misc]
     """pysaml2's response, remembering the assertion's SubjectConfirmations as they came:
     `get_subject` keeps only those pysaml2 could confirm and drops the rest without a word,
     yet every one of them must meet the profile."""
@@ -159,12 +161,14 @@ class _AuthnResponse(AuthnResponse):
         return super().get_subject(keys)
 
 
-class _Client(Saml2Client):
+class _Client(Saml2Client):  # type: ignore[misc]
     """pysaml2's client, reading authentication responses with `_AuthnResponse`. It hooks a
     method pysaml2 keeps private; should that change, no confirmation is remembered and every
     response is refused ("no SubjectConfirmation"), never accepted unchecked."""
 
-    def _parse_response(self, xmlstr, response_cls, service, binding, **kwargs):  # type: ignore[no-untyped-def]
+    def _parse_response(
+        self, xmlstr: str, response_cls: type[Any], service: str, binding: str, **kwargs: Any
+    ) -> Any:
         if response_cls is AuthnResponse:
             response_cls = _AuthnResponse
         return super()._parse_response(xmlstr, response_cls, service, binding, **kwargs)

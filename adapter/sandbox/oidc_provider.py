@@ -178,7 +178,9 @@ class SandboxOidcProvider:
 
     async def authorize(self, request: Request) -> Response:
         params = (
-            dict(request.query_params) if request.method == "GET" else dict(await request.form())
+            dict(request.query_params)
+            if request.method == "GET"
+            else {k: str(v) for k, v in (await request.form()).items()}
         )
         client = self.clients.get(params.get("client_id", ""))
         if client is None or params.get("redirect_uri") not in client.redirect_uris:

@@ -730,7 +730,7 @@ class DryRun:
             return self._refused(f"redirect_to {exc}")
         except AdapterError as exc:
             return self._refused(exc.code)
-        known = {
+        known: dict[str, Any] = {
             "subject": identity.subject,
             "email": identity.email,
             "email_verified": identity.email_verified,

@@ -54,7 +54,7 @@ class DesiredStore:
     connections: dict[str, OidcConnectionBody | SamlConnectionBody] = field(default_factory=dict)
 
 
-def _resolve_env(entry: dict[str, Any], secrets: tuple[str, ...], where: str) -> dict[str, Any]:
+def _resolve_env(entry: Mapping[str, Any], secrets: tuple[str, ...], where: str) -> dict[str, Any]:
     resolved = dict(entry)
     for name in secrets:
         env_key = f"{name}_env"
@@ -158,7 +158,7 @@ def _store_state(body: StoreBody) -> dict[str, Any]:
 
 
 def _record_state(record: StoreRecord) -> dict[str, Any]:
-    state = {
+    state: dict[str, Any] = {
         "store_hash": record.store_hash,
         "client_id": record.client_id,
         "api_base_url": record.api_base_url,
@@ -266,6 +266,8 @@ async def apply_file(runtime: Runtime, stores: list[DesiredStore], *, dry_run: b
     await _preflight(runtime, AdminService(runtime), stores)
     lines: list[str] = []
     writes: list[tuple[DesiredStore, str | None]] = []  # (store, connection slug or None)
+    slug: str | None
+    changes: list[str] | None
     async with runtime.sessions() as session:
         repo = _repository(runtime, session)
         for desired in stores:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 import certifi
 import httpx
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from adapter.bigcommerce.customers import CustomersApi
 from adapter.bigcommerce.transport import BigCommerceTransport, CallObserver, Sleep
@@ -61,13 +61,13 @@ class Runtime:
     clock: Clock
     box: SecretBox
     engine: AsyncEngine
-    sessions: async_sessionmaker
+    sessions: async_sessionmaker[AsyncSession]
     idp_http: httpx.AsyncClient
     bigcommerce_http: httpx.AsyncClient
     providers: ProviderDirectory
     oidc: OidcRelyingParty
-    saml: ServiceProviderRegistry = field(default=None)  # type: ignore[assignment]
-    connections: ConnectionCache = field(default=None)  # type: ignore[assignment]
+    saml: ServiceProviderRegistry
+    connections: ConnectionCache
     sleep: Sleep = asyncio.sleep
     observe_bigcommerce: CallObserver | None = None
     extra: dict[str, object] = field(default_factory=dict)

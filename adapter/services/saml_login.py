@@ -70,10 +70,10 @@ class SamlLogin:
 
     async def _verify(
         self,
-        store,
-        connection,
+        store: StoreRecord,
+        connection: ConnectionRecord,
         saml_response: str,
-        request_id: str | None,  # type: ignore[no-untyped-def]
+        request_id: str | None,
     ) -> VerifiedAssertion:
         provider: ServiceProvider = await self._steps.saml_provider(store, connection)
         try:

@@ -22,6 +22,7 @@ from adapter.services.current_customers import CurrentCustomers
 from adapter.services.exchange import TokenExchange
 from adapter.services.landing import Landing
 from adapter.services.login import LoginService
+from adapter.services.login_facts import new_reference
 from adapter.services.login_steps import LoginSteps
 from adapter.services.oidc_login import OidcLogin
 from adapter.services.runtime import Runtime
@@ -110,7 +111,7 @@ def _answer_failures_with_a_reference(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        reference = sso.new_reference()
+        reference = new_reference()
         log.info("request_refused", reference=reference, status=exc.status_code)
         status = exc.status_code if 400 <= exc.status_code < 500 else 500
         code = {404: "not_found", 405: "method_not_allowed"}.get(status, "bad_request")
@@ -124,7 +125,7 @@ def _answer_failures_with_a_reference(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        reference = sso.new_reference()
+        reference = new_reference()
         log.error("request_failed", reference=reference, exc_info=exc)
         return error_response(
             request,

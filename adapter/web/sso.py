@@ -39,11 +39,13 @@ def browser_cookie_name(runtime: Runtime) -> str:
 
 
 def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime
+    runtime: Runtime = request.app.state.runtime
+    return runtime
 
 
 def _service(request: Request) -> LoginService:
-    return request.app.state.login_service
+    service: LoginService = request.app.state.login_service
+    return service
 
 
 def _printable(slug: str) -> str:
