@@ -314,7 +314,9 @@ class IdentityResolver:
         # The e-mail is in use: by someone else, or by the customer an earlier attempt of
         # this subject created without hearing the answer.
         [candidate_taken] = await self._candidates(connection, [taken], known)
-        after = after_email_in_use(identity, policy, candidate_taken, earlier)
+        after: Adopt | LinkByEmail | Refuse | None = after_email_in_use(
+            identity, policy, candidate_taken, earlier
+        )
         if after is None:
             assert identity.email is not None
             found_now = await customers.find_by_email(identity.email)
