@@ -1,8 +1,9 @@
 """Logins in flight, kept on the server so any replica can finish what another started.
 
-A row is found by a keyed hash of its `state` and is bound to the browser that started it
-(a keyed hash of that browser's cookie). Consuming deletes it in the same statement that
-reads it, so a state is used once even when two callbacks race.
+A row is found by a SHA-256 of its `state` and is bound to the browser that started it (a
+SHA-256 of that browser's cookie): unkeyed on purpose, see `SecretBox.lookup_hash`.
+Consuming deletes it in the same statement that reads it, so a state is used once even when
+two callbacks race.
 """
 
 from __future__ import annotations

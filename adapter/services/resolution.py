@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal
 
 from adapter.bigcommerce.customers import Customer, EmailInUse, NewCustomer
 from adapter.core.customer_profile import customer_group, customer_names
@@ -67,11 +68,16 @@ CLAIM_POLL_SECONDS = 0.05
 BUSY_RETRY_AFTER_SECONDS = 5
 
 
+# How a login found its customer: an existing link, a verified e-mail, a customer it created,
+# one an earlier unanswered creation left behind, or the storefront's signed-in shopper.
+ResolvedBy = Literal["link", "email", "created", "adopted", "current_customer"]
+
+
 @dataclass(frozen=True)
 class Resolution:
     customer_id: int
     link_id: int
-    how: str  # "link", "email", "created", "adopted", "current_customer"
+    how: ResolvedBy
 
 
 def first_login_policy(connection: ConnectionRecord) -> FirstLoginPolicy:
@@ -419,9 +425,9 @@ class IdentityResolver:
         connection: ConnectionRecord,
         identity: Identity,
         customer: Customer,
-        how: str,
+        how: ResolvedBy,
         *,
-        created: str | None = None,
+        created: Literal["created", "adopted"] | None = None,
     ) -> Resolution:
         """The link, and its audit events, in one transaction. `created` ("created" or
         "adopted") says the adapter made this customer: its `customer.created` event goes in
