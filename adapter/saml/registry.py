@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import httpx
 
 from adapter.clock import Clock
+from adapter.core.policy import SamlPolicy
 from adapter.core.records import ConnectionRecord
 from adapter.errors import UpstreamFailed
 from adapter.outbound import FetchFailed, fetch_document
@@ -21,7 +22,6 @@ from adapter.saml.metadata import (
     parse_idp_metadata,
 )
 from adapter.saml.service_provider import ServiceProvider, ServiceProviderSettings
-from adapter.schemas import SamlConnectionBody
 
 METADATA_TTL_SECONDS = 3600
 METADATA_REFRESH_COOLDOWN_SECONDS = 60
@@ -52,7 +52,7 @@ class ServiceProviderRegistry:
         self._fetched: dict[str, tuple[float, str]] = {}
         self._forced: dict[str, float] = {}
 
-    async def _metadata_xml(self, body: SamlConnectionBody, *, refresh: bool) -> str:
+    async def _metadata_xml(self, body: SamlPolicy, *, refresh: bool) -> str:
         if body.idp_metadata_xml is not None:
             return body.idp_metadata_xml
         url = body.idp_metadata_url
@@ -90,7 +90,7 @@ class ServiceProviderRegistry:
         refresh: bool = False,
     ) -> ServiceProvider:
         body = connection.settings
-        assert isinstance(body, SamlConnectionBody)
+        assert isinstance(body, SamlPolicy)
         xml = await self._metadata_xml(body, refresh=refresh)
         key = (connection.id, connection.updated_at, hashlib.sha256(xml.encode()).hexdigest())
         entry = self._providers.get(connection.id)

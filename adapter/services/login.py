@@ -15,10 +15,10 @@ from adapter.core.customer_profile import customer_group, customer_names, email_
 from adapter.core.emails import UnmatchableEmail, mailbox_key, same_mailbox
 from adapter.core.identity import Identity
 from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt
+from adapter.core.policy import OidcPolicy
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.db.audit import AuditLog, AuditRecord
-from adapter.db.config import ConfigRepository
 from adapter.db.exchange_codes import ExchangeCodes
 from adapter.db.intents import IntentRepository
 from adapter.db.ledger import Ledger
@@ -26,8 +26,8 @@ from adapter.db.links import LinkRepository
 from adapter.db.login_states import LoginStateRepository, PendingLogin
 from adapter.errors import BadRequest, NotAdmitted, NotFound, UpstreamFailed
 from adapter.oidc.relying_party import OidcClientSettings
-from adapter.schemas import OidcConnectionBody
 from adapter.services.channel_access import ChannelAccess
+from adapter.services.configuration import Configuration
 from adapter.services.resolution import IdentityResolver, Resolution
 from adapter.services.runtime import Runtime
 
@@ -119,7 +119,7 @@ def _may_write_email(idp_email: str | None, customer_email: str) -> bool:
 
 def oidc_client_settings(connection: ConnectionRecord) -> OidcClientSettings:
     body = connection.settings
-    assert isinstance(body, OidcConnectionBody)
+    assert isinstance(body, OidcPolicy)
     return OidcClientSettings(
         issuer=body.issuer,
         client_id=body.client_id,
@@ -156,8 +156,8 @@ class LoginService:
             )
         return channel.logout_url
 
-    def config(self, session: Any) -> ConfigRepository:
-        return ConfigRepository(
+    def config(self, session: Any) -> Configuration:
+        return Configuration(
             session,
             self._rt.box,
             self._rt.clock,

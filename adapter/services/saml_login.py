@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 
+from adapter.core.policy import SamlPolicy
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.ledger import Ledger
 from adapter.db.login_states import LoginStateRepository, PendingLogin
@@ -22,7 +23,6 @@ from adapter.saml.identity import (
     identity_to_payload,
 )
 from adapter.saml.service_provider import ServiceProvider, VerifiedAssertion
-from adapter.schemas import SamlConnectionBody
 from adapter.services.login import LoginService, LoginTrace, admitted_channel
 from adapter.services.runtime import Runtime
 
@@ -100,7 +100,7 @@ class SamlLogin:
     ) -> str:
         store, connection = await self._saml(store_slug, connection_slug, trace)
         body = connection.settings
-        assert isinstance(body, SamlConnectionBody)
+        assert isinstance(body, SamlPolicy)
         saml_response = form.get("SAMLResponse")
         if not saml_response:
             raise BadRequest("ACS without SAMLResponse", code="saml_malformed")
