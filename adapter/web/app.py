@@ -15,12 +15,12 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter import __version__
-from adapter.db.migrate import known_revisions
 from adapter.errors import AdapterError, BadRequest, NotFound
 from adapter.logging import get_logger
 from adapter.services.current_customers import CurrentCustomers
 from adapter.services.exchange import TokenExchange
 from adapter.services.login import LoginService
+from adapter.services.readiness import known_revisions
 from adapter.services.runtime import Runtime
 from adapter.services.saml_login import SamlLogin
 from adapter.web import health, sso

@@ -10,12 +10,12 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from adapter.db.audit import AuditLog, AuditRecord
-from adapter.db.unavailable import database_unavailable
 from adapter.errors import AdapterError, BadRequest, NotFound, NotVerified, Unavailable
 from adapter.logging import get_logger, redact_text
 from adapter.schemas import SLUG_PATTERN
 from adapter.schemas import TokenExchange as TokenExchangeBody
+from adapter.services.audit import AuditRecord, record_event
+from adapter.services.availability import database_unavailable
 from adapter.services.login import LoginService, LoginTrace, request_origin
 from adapter.services.runtime import Runtime
 from adapter.web.bodies import ACS_FORM_LIMIT, LINK_FORM_LIMIT, read_form, read_json
@@ -147,27 +147,27 @@ async def _audit_failure(
 ) -> bool:
     """The failure's audit event; False when the database would not take it."""
     try:
-        async with runtime.sessions.begin() as session:
-            AuditLog(session, runtime.clock).record(
-                AuditRecord(
-                    kind=kind,
-                    outcome="failure",
-                    store_slug=trace.store_slug if trace.store_known else None,
-                    connection_slug=trace.connection_slug,
-                    reason=code,
-                    reference=reference,
-                    subject=trace.subject,
-                    customer_id=trace.customer_id,
-                    email=trace.email,
-                    details={
-                        "status": status,
-                        "detail": detail,
-                        "protocol": trace.protocol,
-                        "channel_id": trace.channel_id,
-                        **trace.details,
-                    },
-                )
-            )
+        await record_event(
+            runtime,
+            AuditRecord(
+                kind=kind,
+                outcome="failure",
+                store_slug=trace.store_slug if trace.store_known else None,
+                connection_slug=trace.connection_slug,
+                reason=code,
+                reference=reference,
+                subject=trace.subject,
+                customer_id=trace.customer_id,
+                email=trace.email,
+                details={
+                    "status": status,
+                    "detail": detail,
+                    "protocol": trace.protocol,
+                    "channel_id": trace.channel_id,
+                    **trace.details,
+                },
+            ),
+        )
     except Exception as exc:  # the answer must still reach the shopper
         if database_unavailable(exc) is None:  # not an outage: a bug, with its traceback
             log.exception("audit_write_failed", reference=reference)
