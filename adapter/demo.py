@@ -12,13 +12,13 @@ import secrets
 from pydantic import SecretStr
 from sqlalchemy import delete
 
-from adapter.db.config import ConfigRepository
 from adapter.db.migrate import upgrade
 from adapter.db.models import Store
 from adapter.logging import configure_logging
 from adapter.sandbox.bigcommerce import BigCommerceEmulator
 from adapter.sandbox.oidc_provider import SandboxOidcProvider
 from adapter.schemas import ChannelBody, OidcConnectionBody, StoreBody
+from adapter.services.configuration import Configuration
 from adapter.services.runtime import Runtime
 from adapter.serving import bind_socket, uvicorn_server
 from adapter.settings import Settings
@@ -36,7 +36,7 @@ async def _configure(runtime: Runtime, shop: BigCommerceEmulator, op: SandboxOid
         existing = await session.scalar(Store.__table__.select().where(Store.slug == STORE))
         if existing is not None:
             await session.execute(delete(Store).where(Store.slug == STORE))
-        config = ConfigRepository(session, runtime.box, runtime.clock, allow_loopback=True)
+        config = Configuration(session, runtime.box, runtime.clock, allow_loopback=True)
         await config.put_store(
             STORE,
             StoreBody(

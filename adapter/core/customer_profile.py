@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapter.core.identity import Identity
-from adapter.schemas import OidcConnectionBody, SamlConnectionBody
+from adapter.core.policy import ConnectionPolicy
 
 MAX_NAME_LENGTH = 100
 
@@ -15,9 +15,7 @@ def _clean(value: str | None) -> str | None:
     return value or None
 
 
-def email_is_verified(
-    identity: Identity, connection: OidcConnectionBody | SamlConnectionBody
-) -> bool:
+def email_is_verified(identity: Identity, connection: ConnectionPolicy) -> bool:
     """Whether the identity's e-mail may be trusted: asserted verified, or vouched for."""
     return bool(identity.email) and (identity.email_verified or connection.email_verified)
 
@@ -34,9 +32,7 @@ def customer_names(identity: Identity) -> tuple[str, str]:
     return first, last
 
 
-def customer_group(
-    identity: Identity, connection: OidcConnectionBody | SamlConnectionBody
-) -> int | None:
+def customer_group(identity: Identity, connection: ConnectionPolicy) -> int | None:
     """The first group mapping the identity's groups match, else the connection's default."""
     groups = set(identity.groups)
     for mapping in connection.group_mappings:

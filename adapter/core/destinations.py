@@ -6,9 +6,9 @@ own and receive the stored secret (or a credential made with it) on the next cal
 ever having known it. So a secret whose destination changes must be given again in the same
 change; the operator who knows it can, the one who only holds `stores:write` cannot.
 
-The table below is the whole rule; the admin API and `apply` both reach it through the config
-repository. A new secret with a new destination is one more entry in `store_destinations` or
-`connection_destinations`.
+The table below is the whole rule; the admin API and `apply` both reach it through the
+configuration service (`adapter.services.configuration`). A new secret with a new destination
+is one more entry in `store_destinations` or `connection_destinations`.
 
 - store `api_token`, sent as the `X-Auth-Token` header: to `api_base_url`;
 - store `client_secret`, which signs the customer_login JWTs (each one a login as a shopper):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from adapter.schemas import OidcConnectionBody, SamlConnectionBody
+from adapter.core.policy import OidcPolicy, SamlPolicy
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,8 @@ class ConnectionRecord:
     store_id: int
     slug: str
     protocol: str
-    settings: OidcConnectionBody | SamlConnectionBody
+    # The connection's rules (named `settings` since the admin API's bodies were kept here).
+    settings: OidcPolicy | SamlPolicy
     client_secret: str | None
     sp_private_key: str | None = None
     sp_certificate: str | None = None

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from adapter.core.identity import Identity
+from adapter.core.policy import SamlPolicy
 from adapter.errors import NotVerified
 from adapter.saml.service_provider import NAMEID_FORMAT_PERSISTENT, VerifiedAssertion
-from adapter.schemas import SamlConnectionBody
 
 MAX_SUBJECT_LENGTH = 512
 
@@ -17,7 +17,7 @@ def _first(attributes: dict[str, list[str]], name: str | None) -> str | None:
     return values[0] if values else None
 
 
-def identity_from_assertion(assertion: VerifiedAssertion, body: SamlConnectionBody) -> Identity:
+def identity_from_assertion(assertion: VerifiedAssertion, body: SamlPolicy) -> Identity:
     if body.subject_attribute:
         values = assertion.attributes.get(body.subject_attribute, [])
         if len(values) != 1 or not values[0].strip():

@@ -12,6 +12,7 @@ import httpx
 
 from adapter.clock import Clock
 from adapter.core.cache import Cache
+from adapter.core.policy import SamlPolicy
 from adapter.core.records import ConnectionRecord
 from adapter.errors import UpstreamFailed
 from adapter.outbound import FetchFailed, fetch_document
@@ -22,7 +23,6 @@ from adapter.saml.metadata import (
     parse_idp_metadata,
 )
 from adapter.saml.service_provider import ServiceProvider, ServiceProviderSettings
-from adapter.schemas import SamlConnectionBody
 
 METADATA_TTL_SECONDS = 3600
 METADATA_REFRESH_COOLDOWN_SECONDS = 60
@@ -68,7 +68,7 @@ class ServiceProviderRegistry:
             clock, maxsize=METADATA_MAXSIZE, ttl=METADATA_REFRESH_COOLDOWN_SECONDS
         )
 
-    async def _metadata_xml(self, body: SamlConnectionBody, *, refresh: bool) -> str:
+    async def _metadata_xml(self, body: SamlPolicy, *, refresh: bool) -> str:
         if body.idp_metadata_xml is not None:
             return body.idp_metadata_xml
         url = body.idp_metadata_url
@@ -102,7 +102,7 @@ class ServiceProviderRegistry:
         refresh: bool = False,
     ) -> ServiceProvider:
         body = connection.settings
-        assert isinstance(body, SamlConnectionBody)
+        assert isinstance(body, SamlPolicy)
         xml = await self._metadata_xml(body, refresh=refresh)
         key = (connection.id, connection.updated_at, hashlib.sha256(xml.encode()).hexdigest())
         entry = self._providers.get(connection.id)

@@ -33,7 +33,6 @@ from adapter.core.records import StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.core.urls import check_outbound_url
 from adapter.db.audit import AuditLog, AuditRecord
-from adapter.db.config import ConfigRepository
 from adapter.db.intents import IntentRepository
 from adapter.db.links import LinkExists, LinkRepository
 from adapter.db.models import AuditEvent, Connection, Link, Store
@@ -61,6 +60,7 @@ from adapter.schemas import (
     TestLoginAnswer,
     TestLoginRequest,
 )
+from adapter.services.configuration import Configuration
 from adapter.services.login_steps import oidc_client_settings, parse_channel_id
 from adapter.services.resolution import candidate, first_login_policy, new_customer_fields
 from adapter.services.runtime import Runtime
@@ -160,8 +160,8 @@ class AdminService:
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _config(self, session: AsyncSession) -> ConfigRepository:
-        return ConfigRepository(
+    def _config(self, session: AsyncSession) -> Configuration:
+        return Configuration(
             session,
             self._rt.box,
             self._rt.clock,
@@ -190,7 +190,7 @@ class AdminService:
         )
 
     @staticmethod
-    async def _store(session: AsyncSession, config: ConfigRepository, slug: str) -> Store:
+    async def _store(session: AsyncSession, config: Configuration, slug: str) -> Store:
         row = await config.store_row(slug)
         if row is None:
             raise NotFound(f"store {slug!r} does not exist", code="store_not_found")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import yaml
@@ -20,7 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.audit import AuditLog, AuditRecord
-from adapter.db.config import ConfigRepository
 from adapter.errors import ConfigurationError
 from adapter.schemas import (
     CHANNEL_SECRETS,
@@ -33,6 +32,7 @@ from adapter.schemas import (
     StoreBody,
 )
 from adapter.services.admin import AdminService
+from adapter.services.configuration import Configuration, policy_from_body
 from adapter.services.runtime import Runtime
 
 ACTOR = "cli:apply"
@@ -206,8 +206,9 @@ def _connection_changes(
 ) -> list[str] | None:
     if current is None:
         return None
-    want = body.model_dump(mode="json", exclude={"client_secret"})
-    have = current.settings.model_dump(mode="json", exclude={"client_secret"})
+    # Compared as the policies they make: the stored body went through the same conversion.
+    want = asdict(policy_from_body(body))
+    have = asdict(current.settings)
     changed = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
     secret = _secret(getattr(body, "client_secret", None))
     if secret is not None and secret != current.client_secret:
@@ -218,7 +219,7 @@ def _connection_changes(
 async def _preflight(runtime: Runtime, admin: AdminService, stores: list[DesiredStore]) -> None:
     """Every check that can fail, for every entry, before anything is written."""
     async with runtime.sessions() as session:
-        repo = ConfigRepository(
+        repo = Configuration(
             session,
             runtime.box,
             runtime.clock,
@@ -251,8 +252,8 @@ async def _preflight(runtime: Runtime, admin: AdminService, stores: list[Desired
                 raise _located(where, exc) from None
 
 
-def _repository(runtime: Runtime, session: AsyncSession) -> ConfigRepository:
-    return ConfigRepository(
+def _repository(runtime: Runtime, session: AsyncSession) -> Configuration:
+    return Configuration(
         session, runtime.box, runtime.clock, allow_loopback=runtime.settings.allow_insecure_loopback
     )
 

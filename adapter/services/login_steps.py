@@ -9,15 +9,15 @@ from urllib.parse import urlsplit
 
 from adapter.core.current_customer import CurrentCustomer, verify_current_customer
 from adapter.core.login_state import InFlight
+from adapter.core.policy import OidcPolicy
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
-from adapter.db.config import ConfigRepository
 from adapter.db.intents import IntentRepository
 from adapter.db.ledger import Ledger
 from adapter.db.login_states import LoginStateRepository, PendingLogin
 from adapter.errors import BadRequest, NotAdmitted, NotFound
 from adapter.oidc.relying_party import OidcClientSettings
-from adapter.schemas import OidcConnectionBody
 from adapter.services import login_facts
+from adapter.services.configuration import Configuration
 from adapter.services.runtime import Runtime
 
 PURGE_INTERVAL_SECONDS = 60.0
@@ -74,7 +74,7 @@ def clean_login_hint(value: str | None) -> str | None:
 
 def oidc_client_settings(connection: ConnectionRecord) -> OidcClientSettings:
     body = connection.settings
-    assert isinstance(body, OidcConnectionBody)
+    assert isinstance(body, OidcPolicy)
     return OidcClientSettings(
         issuer=body.issuer,
         client_id=body.client_id,
@@ -92,8 +92,8 @@ class LoginSteps:
         self._rt = runtime
         self._last_purge = 0.0
 
-    def config(self, session: Any) -> ConfigRepository:
-        return ConfigRepository(
+    def config(self, session: Any) -> Configuration:
+        return Configuration(
             session,
             self._rt.box,
             self._rt.clock,

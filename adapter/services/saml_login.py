@@ -13,13 +13,13 @@ import secrets
 from collections.abc import Mapping
 
 from adapter.core.login_state import SamlAsserted, SamlAuthnRequest
+from adapter.core.policy import SamlPolicy
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.ledger import Ledger
 from adapter.db.login_states import LoginStateRepository, PendingLogin
 from adapter.errors import BadRequest, NotFound, NotVerified
 from adapter.saml.identity import identity_from_assertion
 from adapter.saml.service_provider import ServiceProvider, VerifiedAssertion
-from adapter.schemas import SamlConnectionBody
 from adapter.services import login_facts
 from adapter.services.landing import Landing
 from adapter.services.login_protocol import ContinueAt, Landed, Started
@@ -114,7 +114,7 @@ class SamlLogin:
         step; an IdP-initiated one (where allowed) has no browser to bind and lands at once."""
         store, connection = await self._saml(store_slug, connection_slug)
         body = connection.settings
-        assert isinstance(body, SamlConnectionBody)
+        assert isinstance(body, SamlPolicy)
         saml_response = form.get("SAMLResponse")
         if not saml_response:
             raise BadRequest("ACS without SAMLResponse", code="saml_malformed")

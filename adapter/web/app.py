@@ -15,7 +15,6 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapter import __version__
-from adapter.db.migrate import known_revisions
 from adapter.errors import AdapterError, BadRequest, NotFound
 from adapter.logging import get_logger
 from adapter.services.current_customers import CurrentCustomers
@@ -25,6 +24,7 @@ from adapter.services.login import LoginService
 from adapter.services.login_facts import new_reference
 from adapter.services.login_steps import LoginSteps
 from adapter.services.oidc_login import OidcLogin
+from adapter.services.readiness import known_revisions
 from adapter.services.runtime import Runtime
 from adapter.services.saml_login import SamlLogin
 from adapter.web import health, sso

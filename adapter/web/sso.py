@@ -13,13 +13,13 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from adapter.db.audit import AuditLog, AuditRecord
-from adapter.db.unavailable import database_unavailable
 from adapter.errors import AdapterError, BadRequest, NotFound, NotVerified, Unavailable
 from adapter.logging import get_logger, redact_text
 from adapter.schemas import SLUG_PATTERN
 from adapter.schemas import TokenExchange as TokenExchangeBody
 from adapter.services import login_facts
+from adapter.services.audit import AuditRecord, record_event
+from adapter.services.availability import database_unavailable
 from adapter.services.login import LoginService
 from adapter.services.login_facts import LoginFacts, new_reference
 from adapter.services.login_protocol import ContinueAt, Landed
@@ -155,21 +155,21 @@ async def _audit_failure(
     if facts.current_customer is not None:
         details["storefront_email"] = facts.current_customer.email
     try:
-        async with runtime.sessions.begin() as session:
-            AuditLog(session, runtime.clock).record(
-                AuditRecord(
-                    kind=kind,
-                    outcome="failure",
-                    store_slug=facts.store_slug if facts.store_known else None,
-                    connection_slug=facts.connection_slug,
-                    reason=code,
-                    reference=facts.reference,
-                    subject=facts.subject,
-                    customer_id=facts.customer_id,
-                    email=facts.email,
-                    details=details,
-                )
-            )
+        await record_event(
+            runtime,
+            AuditRecord(
+                kind=kind,
+                outcome="failure",
+                store_slug=facts.store_slug if facts.store_known else None,
+                connection_slug=facts.connection_slug,
+                reason=code,
+                reference=facts.reference,
+                subject=facts.subject,
+                customer_id=facts.customer_id,
+                email=facts.email,
+                details=details,
+            ),
+        )
     except Exception as exc:  # the answer must still reach the shopper
         if database_unavailable(exc) is None:  # not an outage: a bug, with its traceback
             log.exception("audit_write_failed", reference=facts.reference)

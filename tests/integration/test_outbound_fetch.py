@@ -12,11 +12,11 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from adapter.clock import SystemClock
+from adapter.core.policy import SamlPolicy
 from adapter.errors import UpstreamFailed
 from adapter.oidc.discovery import MAX_DOCUMENT_BYTES, ProviderDirectory, fetch_json
 from adapter.saml.metadata import MAX_METADATA_BYTES
 from adapter.saml.registry import ServiceProviderRegistry
-from adapter.schemas import SamlConnectionBody
 from tests.support.servers import ServerThread
 
 CHUNK = b"x" * 65536
@@ -130,7 +130,7 @@ def test_idp_metadata_larger_than_the_cap_is_refused_without_reading_it_all(
     flood: tuple[str, Flood], path: str
 ) -> None:
     url, app = flood
-    body = SamlConnectionBody(protocol="saml", idp_metadata_url=url + path, channel_ids=[1])
+    body = SamlPolicy(idp_metadata_url=url + path, channel_ids=(1,))
 
     async def fetch() -> None:
         async with _client() as http:

@@ -19,12 +19,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapter.clock import Clock, SystemClock
 from adapter.core.secretbox import SecretBox
-from adapter.db.config import ConfigRepository
 from adapter.db.engine import create_engine, create_sessionmaker
 from adapter.db.models import AuditEvent, Link, LoginState, UsedValue
 from adapter.sandbox.bigcommerce import BigCommerceEmulator, EmulatedStore
 from adapter.sandbox.oidc_provider import SandboxOidcProvider
 from adapter.schemas import OidcConnectionBody, StoreBody
+from adapter.services.configuration import Configuration
 from adapter.services.runtime import Runtime
 from adapter.settings import Settings
 from adapter.web.app import create_app
@@ -137,7 +137,7 @@ class World:
                 async with create_sessionmaker(engine).begin() as session:
                     from adapter.core.secretbox import SecretBox
 
-                    repo = ConfigRepository(
+                    repo = Configuration(
                         session, SecretBox(SECRET_KEY), SystemClock(), allow_loopback=True
                     )
                     return await action(repo)

@@ -6,19 +6,18 @@ import pytest
 
 from adapter.core.customer_profile import MAX_NAME_LENGTH, customer_group, customer_names
 from adapter.core.identity import Identity
-from adapter.schemas import GroupMapping, OidcConnectionBody, SamlConnectionBody
+from adapter.core.policy import GroupRule, OidcPolicy, SamlPolicy
 
 
 def identity(**fields: object) -> Identity:
     return Identity(issuer="https://op.example", subject="u1", **fields)  # type: ignore[arg-type]
 
 
-def oidc(**fields: object) -> OidcConnectionBody:
-    return OidcConnectionBody(
-        protocol="oidc",
+def oidc(**fields: object) -> OidcPolicy:
+    return OidcPolicy(
         issuer="https://op.example",
         client_id="client",
-        channel_ids=[1],
+        channel_ids=(1,),
         **fields,  # type: ignore[arg-type]
     )
 
@@ -68,10 +67,10 @@ def test_missing_last_name_becomes_a_neutral_dash() -> None:
 def test_first_matching_group_mapping_wins_in_mapping_order() -> None:
     connection = oidc(
         customer_group_id=1,
-        group_mappings=[
-            GroupMapping(group="wholesale", customer_group_id=5),
-            GroupMapping(group="staff", customer_group_id=6),
-        ],
+        group_mappings=(
+            GroupRule(group="wholesale", customer_group_id=5),
+            GroupRule(group="staff", customer_group_id=6),
+        ),
     )
     # The identity lists "staff" first, but the connection's order decides.
     assert customer_group(identity(groups=("staff", "wholesale")), connection) == 5
@@ -80,7 +79,7 @@ def test_first_matching_group_mapping_wins_in_mapping_order() -> None:
 
 def test_without_matching_mapping_the_connection_default_applies() -> None:
     connection = oidc(
-        customer_group_id=3, group_mappings=[GroupMapping(group="staff", customer_group_id=6)]
+        customer_group_id=3, group_mappings=(GroupRule(group="staff", customer_group_id=6),)
     )
     assert customer_group(identity(groups=("Staff", "guests")), connection) == 3
     assert customer_group(identity(), connection) == 3
@@ -91,9 +90,8 @@ def test_without_mapping_or_default_no_group_is_set() -> None:
 
 
 def test_saml_connections_map_groups_the_same_way() -> None:
-    connection = SamlConnectionBody(
-        protocol="saml",
-        channel_ids=[1],
-        group_mappings=[GroupMapping(group="cn=buyers,ou=groups", customer_group_id=9)],
+    connection = SamlPolicy(
+        channel_ids=(1,),
+        group_mappings=(GroupRule(group="cn=buyers,ou=groups", customer_group_id=9),),
     )
     assert customer_group(identity(groups=("cn=buyers,ou=groups",)), connection) == 9

@@ -6,13 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import Body, Depends, FastAPI, Path, Query, Request, Response, Security
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
 from adapter import __version__
-from adapter.db.tokens import Principal
-from adapter.db.unavailable import database_unavailable
 from adapter.errors import AdapterError, ConfigurationError, Unavailable
 from adapter.logging import get_logger
 from adapter.schemas import (
@@ -34,6 +31,8 @@ from adapter.schemas import (
     TestLoginRequest,
 )
 from adapter.services.admin import MAX_PAGE, AdminService
+from adapter.services.admin_tokens import Principal
+from adapter.services.availability import DATABASE_ERRORS, database_unavailable
 from adapter.services.runtime import Runtime
 from adapter.web.admin.auth import Unauthenticated, authenticate, bearer, require
 from adapter.web.bodies import ADMIN_BODY_LIMIT, BodyLimit
@@ -121,13 +120,14 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
 
     # Registered by class, not under Exception: Starlette re-raises what reaches the
     # catch-all handler, and the server would print its traceback for an outage.
-    @app.exception_handler(SQLAlchemyError)
-    @app.exception_handler(ConnectionError)
     async def database_error(request: Request, exc: Exception) -> JSONResponse:
         unavailable = database_unavailable(exc)
         if unavailable is None:
             return await unexpected(request, exc)
         return await adapter_error(request, unavailable)
+
+    for database_failure in DATABASE_ERRORS:
+        app.add_exception_handler(database_failure, database_error)  # type: ignore[arg-type]
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

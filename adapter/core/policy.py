@@ -1,0 +1,64 @@
+"""A connection's rules as the core reads them: frozen, already validated, free of any schema
+library.
+
+The admin API's bodies (`adapter.schemas`) are the shape an operator writes; these are the
+shape a login obeys. `adapter.services.configuration` builds one from the other, so that the
+core and the protocol packages never depend on how configuration is submitted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class GroupRule:
+    """Members of `group` (as the IdP names it) join customer group `customer_group_id`."""
+
+    group: str
+    customer_group_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectionPolicy:
+    """What every connection decides, whatever its protocol."""
+
+    channel_ids: tuple[int, ...]
+    create_customers: bool = True
+    link_by_email: bool = False
+    customer_group_id: int | None = None
+    group_mappings: tuple[GroupRule, ...] = ()
+    profile_sync: Literal["on_create", "every_login"] = "on_create"
+    # An existing customer who may not use the requested channel: add the channel (true) or
+    # refuse (false).
+    add_channel_to_customer: bool = False
+    # The operator vouches that the IdP only asserts e-mail addresses it verified.
+    email_verified: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class OidcPolicy(ConnectionPolicy):
+    protocol: Literal["oidc"] = "oidc"
+    issuer: str
+    client_id: str
+    scopes: tuple[str, ...] = ("openid", "email", "profile")
+    subject_claim: str = "sub"
+    allowed_tenants: tuple[str, ...] | None = None
+    groups_claim: str | None = None
+    trusted_audiences: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class SamlPolicy(ConnectionPolicy):
+    protocol: Literal["saml"] = "saml"
+    idp_metadata_xml: str | None = None
+    idp_metadata_url: str | None = None
+    subject_attribute: str | None = None
+    email_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/emailaddress"
+    first_name_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/givenname"
+    last_name_attribute: str = "http://schemas.xmlsoap.org/ws/2005/05/identity/claims/surname"
+    allow_idp_initiated: bool = False
+    sign_requests: bool = False
+    allow_sha1: bool = False
+    groups_attribute: str | None = None
