@@ -14,6 +14,7 @@ from adapter.saml import registry as registry_module
 from adapter.saml.registry import ServiceProviderRegistry
 from adapter.saml.service_provider import ServiceProvider
 from adapter.schemas import SamlConnectionBody
+from adapter.services.configuration import policy_from_body
 from tests.support.certificates import self_signed
 from tests.support.saml_idp import SandboxSamlIdp
 
@@ -28,7 +29,7 @@ def connection(connection_id: int, updated_at: float = 0.0) -> ConnectionRecord:
         store_id=1,
         slug=f"idp-{connection_id}",
         protocol="saml",
-        settings=body,
+        settings=policy_from_body(body),
         client_secret=None,
         sp_private_key=KEY,
         sp_certificate=CERTIFICATE,
