@@ -5,7 +5,7 @@ protocol schema with the pure-Python `xmlschema` package: about 3.4 ms per eleme
 elements per response, most of what a SAML login costs. This module validates against the
 same schema files (the ones pysaml2 ships) with lxml's compiled XSD validator, in about
 0.05 ms, and installs itself in pysaml2's place. It refuses what pysaml2's validator refuses
-(tests/unit/test_saml_schema.py compares the two on valid and broken documents).
+(tests/unit/saml/test_schema.py compares the two on valid and broken documents).
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ NEW = NewCustomer(
 )
 
 
-# --- retries (the policy is the transport's: tests/unit/test_bigcommerce_transport.py) ----------
+# --- retries (the policy is the transport's: tests/unit/bigcommerce/test_transport.py) ---
 
 
 async def test_rate_limited_read_waits_for_the_reset_time_then_succeeds(
