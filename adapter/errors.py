@@ -11,6 +11,8 @@
     │   └── DatabaseUnavailable 503   the database cannot be reached
     └── ConfigurationError      422   configuration that cannot be used (admin side)
 
+    InternalFailure             500   a failure of our own whose message quotes no value
+
 Each error carries `detail`, the precise reason, for the log and the audit trail only: a
 shopper sees the same page whichever check failed, so an attacker learns nothing from it.
 Only the web layer turns these into responses.
@@ -118,3 +120,9 @@ class Conflict(AdapterError):
 
     def __init__(self, detail: str, *, code: str | None = None):
         super().__init__(detail, code=code, public_message=detail)
+
+
+class InternalFailure(Exception):
+    """A failure of our own (answered 500) whose message names what failed (a statement, a
+    step) and never quotes a value: logged and audited with that message, where any other
+    unexpected exception is named by its class alone."""

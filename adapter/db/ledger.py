@@ -24,7 +24,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from adapter.clock import Clock
 from adapter.core.secretbox import SecretBox
 from adapter.db.engine import rows_changed
+from adapter.db.hot_path import ClaimRow
 from adapter.db.models import UsedValue
+
+
+def value_hash(box: SecretBox, namespace: str, value: str) -> str:
+    return box.lookup_hash(f"{namespace}:{value}")
+
+
+def claim_row(
+    box: SecretBox, clock: Clock, namespace: str, value: str, *, ttl_seconds: float
+) -> ClaimRow:
+    """The claim of `value` for the hot path's store, as `Ledger.claim` would make it."""
+    now = datetime.fromtimestamp(clock.now(), UTC)
+    return ClaimRow(
+        namespace=namespace,
+        value_hash=value_hash(box, namespace, value),
+        expires_at=now + timedelta(seconds=ttl_seconds),
+        now=now,
+    )
 
 
 @dataclass(frozen=True)
@@ -44,7 +62,7 @@ class Ledger:
         return datetime.fromtimestamp(self._clock.now(), UTC)
 
     def _hash(self, namespace: str, value: str) -> str:
-        return self._box.lookup_hash(f"{namespace}:{value}")
+        return value_hash(self._box, namespace, value)
 
     async def claim(self, namespace: str, value: str, *, ttl_seconds: float) -> Claim | None:
         """A Claim if this caller is the first to claim `value` (within its lifetime)."""

@@ -5,6 +5,7 @@ backend trades for the customer access token."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -15,9 +16,8 @@ from adapter.core.identity import Identity
 from adapter.core.login_jwt import CustomerLogin, mint_customer_login_jwt
 from adapter.core.login_state import LinkInProgress
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
-from adapter.db.audit import AuditLog, AuditRecord
+from adapter.db.audit import AuditRecord, audit_columns
 from adapter.db.exchange_codes import ExchangeCodes
-from adapter.db.links import LinkRepository
 from adapter.errors import NotAdmitted, UpstreamFailed
 from adapter.services import login_facts
 from adapter.services.channel_access import ChannelAccess
@@ -118,9 +118,9 @@ class Landing:
                 raise UpstreamFailed(
                     "GraphQL logged in another customer than the JWT named", code="graphql_error"
                 )
-        async with self._rt.sessions.begin() as session:
-            code = None
-            if access is not None:
+        code = None
+        if access is not None:
+            async with self._rt.sessions.begin() as session:
                 code = await ExchangeCodes(session, self._rt.box, self._rt.clock).issue(
                     store_id=store.id,
                     channel_id=channel.channel_id,
@@ -129,22 +129,23 @@ class Landing:
                     access_token=access.value,
                     access_token_expires_at=access.expires_at,
                 )
-            await LinkRepository(session, self._rt.clock).record_login(
-                resolution.link_id, identity.email
-            )
-            AuditLog(session, self._rt.clock).record(
-                AuditRecord(
-                    kind="login",
-                    outcome="success",
-                    store_slug=store.slug,
-                    connection_slug=connection.slug,
-                    reason=resolution.how,
-                    subject=identity.subject,
-                    customer_id=resolution.customer_id,
-                    email=identity.email,
-                    details={"protocol": connection.protocol, "channel_id": channel.channel_id},
-                )
-            )
+        # The login and its audit event: one statement (one transaction on SQLite). Only then
+        # is the shopper sent on, so no login goes unrecorded.
+        now = datetime.fromtimestamp(self._rt.clock.now(), UTC)
+        event = AuditRecord(
+            kind="login",
+            outcome="success",
+            store_slug=store.slug,
+            connection_slug=connection.slug,
+            reason=resolution.how,
+            subject=identity.subject,
+            customer_id=resolution.customer_id,
+            email=identity.email,
+            details={"protocol": connection.protocol, "channel_id": channel.channel_id},
+        )
+        await self._rt.login_store.record_login(
+            resolution.link_id, identity.email, now, audit_columns(event, now)
+        )
         if code is not None:
             assert channel.return_url is not None
             separator = "&" if "?" in channel.return_url else "?"

@@ -13,7 +13,7 @@ from adapter.core.policy import OidcPolicy
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
 from adapter.db.intents import IntentRepository
 from adapter.db.ledger import Ledger
-from adapter.db.login_states import LoginStateRepository, PendingLogin
+from adapter.db.login_states import LoginStates, LoginStateTable, PendingLogin
 from adapter.errors import BadRequest, NotAdmitted, NotFound
 from adapter.oidc.relying_party import OidcClientSettings
 from adapter.services import login_facts
@@ -147,17 +147,19 @@ class LoginSteps:
         login_facts.note(customer_id=customer.customer_id, current_customer=customer)
         return customer
 
+    def login_states(self) -> LoginStates:
+        return LoginStates(self._rt.login_store, self._rt.box, self._rt.clock)
+
     async def keep_in_flight(
         self, state: str, browser_id: str | None, login: PendingLogin, ttl: int | None = None
     ) -> None:
-        async with self._rt.sessions.begin() as session:
-            await LoginStateRepository(session, self._rt.box, self._rt.clock).save(
-                state=state,
-                browser_id=browser_id,
-                login=login,
-                ttl_seconds=ttl or self._rt.settings.login_state_ttl_seconds,
-            )
-            await self._purge_now_and_then(session)
+        await self.login_states().save(
+            state=state,
+            browser_id=browser_id,
+            login=login,
+            ttl_seconds=ttl or self._rt.settings.login_state_ttl_seconds,
+        )
+        await self._purge_now_and_then()
 
     async def take_in_flight(
         self,
@@ -171,11 +173,8 @@ class LoginSteps:
     ) -> tuple[PendingLogin, ChannelRecord]:
         """The login in flight under `state`, for this browser, store and connection, at the
         step `expecting` names, with its channel; refused otherwise."""
-        # Consumed in its own committed transaction: whatever happens next, never twice.
-        async with self._rt.sessions.begin() as session:
-            pending = await LoginStateRepository(session, self._rt.box, self._rt.clock).consume(
-                state=state, browser_id=browser_id
-            )
+        # Consumed by a statement of its own, committed: whatever happens next, never twice.
+        pending = await self.login_states().consume(state=state, browser_id=browser_id)
         if pending is None or not isinstance(pending.flight, expecting):
             raise BadRequest(
                 f"{what} unknown, expired, used, or from another browser",
@@ -192,11 +191,14 @@ class LoginSteps:
         login_facts.note(channel_id=pending.channel_id)
         return pending, admitted_channel(store, connection, pending.channel_id)
 
-    async def _purge_now_and_then(self, session: Any) -> None:
+    async def _purge_now_and_then(self) -> None:
+        """Once a minute per process, in a transaction of its own, after the login's state
+        is safely kept."""
         now = self._rt.clock.now()
         if now - self._last_purge < PURGE_INTERVAL_SECONDS:
             return
         self._last_purge = now
-        await LoginStateRepository(session, self._rt.box, self._rt.clock).purge_expired()
-        await Ledger(session, self._rt.box, self._rt.clock).purge_expired()
-        await IntentRepository(session, self._rt.clock).purge_expired()
+        async with self._rt.sessions.begin() as session:
+            await LoginStateTable(session, self._rt.clock).purge_expired()
+            await Ledger(session, self._rt.box, self._rt.clock).purge_expired()
+            await IntentRepository(session, self._rt.clock).purge_expired()

@@ -135,9 +135,8 @@ class IdentityResolver:
         self._unreleased: list[Claim] = []
 
     async def _find_link(self, connection: ConnectionRecord, subject: str) -> Resolution | None:
-        async with self._rt.sessions() as session:
-            link = await LinkRepository(session, self._rt.clock).find(connection.id, subject)
-            return None if link is None else Resolution(link.customer_id, link.id, "link")
+        link = await self._rt.login_store.find_link(connection.id, subject)
+        return None if link is None else Resolution(link.customer_id, link.link_id, "link")
 
     async def resolve(
         self,

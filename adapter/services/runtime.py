@@ -17,6 +17,7 @@ from adapter.clock import Clock, SystemClock
 from adapter.core.records import StoreRecord
 from adapter.core.secretbox import SecretBox
 from adapter.db.engine import create_engine, create_sessionmaker
+from adapter.db.hot_path import LoginStore, open_login_store
 from adapter.oidc.discovery import ProviderDirectory
 from adapter.oidc.relying_party import OidcRelyingParty
 from adapter.outbound import GuardedTransport
@@ -25,6 +26,10 @@ from adapter.services.config_cache import ConnectionCache
 from adapter.settings import Settings
 
 USER_AGENT = "sso-adapter"
+# The hot path's own connections per process (see adapter.db.hot_path), beside the engine's.
+LOGIN_STORE_POOL_SIZE = 10
+# No statement of a login waits longer than this for the database (or for a connection).
+LOGIN_STORE_TIMEOUT_SECONDS = 10.0
 
 
 @functools.cache
@@ -62,6 +67,7 @@ class Runtime:
     box: SecretBox
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    login_store: LoginStore
     idp_http: httpx.AsyncClient
     bigcommerce_http: httpx.AsyncClient
     providers: ProviderDirectory
@@ -89,6 +95,11 @@ class Runtime:
             box=box,
             engine=engine,
             sessions=create_sessionmaker(engine),
+            login_store=open_login_store(
+                settings.database_url,
+                pool_size=LOGIN_STORE_POOL_SIZE,
+                timeout_seconds=LOGIN_STORE_TIMEOUT_SECONDS,
+            ),
             idp_http=idp_http,
             bigcommerce_http=_http_client(settings),
             providers=providers,
@@ -125,4 +136,5 @@ class Runtime:
         self.saml.close()
         await self.idp_http.aclose()
         await self.bigcommerce_http.aclose()
+        await self.login_store.close()
         await self.engine.dispose()

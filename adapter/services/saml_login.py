@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from adapter.core.login_state import SamlAsserted, SamlAuthnRequest
 from adapter.core.policy import SamlPolicy
 from adapter.core.records import ConnectionRecord, StoreRecord
-from adapter.db.ledger import Ledger
-from adapter.db.login_states import LoginStateRepository, PendingLogin
+from adapter.db.hot_path import ClaimRow
+from adapter.db.ledger import claim_row
+from adapter.db.login_states import PendingLogin
 from adapter.errors import BadRequest, NotFound, NotVerified
 from adapter.saml.identity import identity_from_assertion
 from adapter.saml.service_provider import ServiceProvider, VerifiedAssertion
@@ -87,20 +88,22 @@ class SamlLogin:
         )
         return provider.verify(saml_response, request_id)
 
-    async def _claim_assertion(self, connection_id: int, assertion: VerifiedAssertion) -> None:
-        # Remembered until its last window closes, so it is refused for as long as it is
-        # otherwise acceptable. An assertion without an end could never be forgotten safely:
-        # the profile check already refuses it; this one keeps the ledger from guessing.
+    def _assertion_claim(self, connection_id: int, assertion: VerifiedAssertion) -> ClaimRow:
+        """The assertion's entry in the replay ledger. Remembered until its last window
+        closes, so it is refused for as long as it is otherwise acceptable. An assertion
+        without an end could never be forgotten safely: the profile check already refuses
+        it; this one keeps the ledger from guessing."""
         if assertion.not_on_or_after is None:
             raise NotVerified("saml: assertion without NotOnOrAfter", code="saml_response_invalid")
         remaining = assertion.not_on_or_after.timestamp() - self._rt.clock.now()
         ttl = max(float(MIN_REPLAY_TTL_SECONDS), remaining + self._rt.settings.clock_skew_seconds)
-        async with self._rt.sessions.begin() as session:
-            claimed = await Ledger(session, self._rt.box, self._rt.clock).claim(
-                REPLAY_NAMESPACE, f"{connection_id}:{assertion.assertion_id}", ttl_seconds=ttl
-            )
-        if claimed is None:
-            raise NotVerified("saml: assertion replayed", code="saml_replay")
+        return claim_row(
+            self._rt.box,
+            self._rt.clock,
+            REPLAY_NAMESPACE,
+            f"{connection_id}:{assertion.assertion_id}",
+            ttl_seconds=ttl,
+        )
 
     async def acs(
         self,
@@ -121,10 +124,9 @@ class SamlLogin:
         relay_state = form.get("RelayState") or ""
         pending = None
         if relay_state and len(relay_state) <= 512:
-            async with self._rt.sessions.begin() as session:
-                pending = await LoginStateRepository(session, self._rt.box, self._rt.clock).consume(
-                    state=relay_state, browser_id=None, any_browser=True
-                )
+            pending = await self._steps.login_states().consume(
+                state=relay_state, browser_id=None, any_browser=True
+            )
         if pending is not None and (
             pending.store_id != store.id or pending.connection_id != connection.id
         ):
@@ -144,10 +146,12 @@ class SamlLogin:
             else None
         )
         assertion = await self._verify(store, connection, saml_response, request_id)
-        await self._claim_assertion(connection.id, assertion)
+        claim = self._assertion_claim(connection.id, assertion)
         identity = identity_from_assertion(assertion, body)
         login_facts.note(subject=identity.subject, email=identity.email)
         if pending is None:
+            if not await self._rt.login_store.claim(claim):
+                raise NotVerified("saml: assertion replayed", code="saml_replay")
             # IdP-initiated: the store's default channel and the default page.
             channel = admitted_channel(store, connection, store.default_channel_id)
             login_facts.note(channel_id=channel.channel_id)
@@ -161,20 +165,24 @@ class SamlLogin:
                 request_ip=request_ip,
             )
         token = secrets.token_urlsafe(32)
-        await self._steps.keep_in_flight(
-            token,
-            None,  # bound to the browser that started the login
-            PendingLogin(
+        # The assertion's claim and the identity parked for the finish: one statement, so a
+        # replay is refused and a first use parked, never half of either.
+        parked = await self._steps.login_states().save_if_claimed(
+            claim,
+            state=token,
+            login=PendingLogin(
                 store_id=store.id,
                 connection_id=connection.id,
                 channel_id=pending.channel_id,
                 redirect_to=pending.redirect_to,
                 # A link started with a Current Customer JWT carries on to the finish.
                 flight=SamlAsserted(identity=identity, link=pending.flight.link),
-                browser_hash=pending.browser_hash,
+                browser_hash=pending.browser_hash,  # bound to the browser that started it
             ),
-            ttl=FINISH_TTL_SECONDS,
+            ttl_seconds=FINISH_TTL_SECONDS,
         )
+        if not parked:
+            raise NotVerified("saml: assertion replayed", code="saml_replay")
         return ContinueAt(self.finish_url(store_slug, connection_slug, token))
 
     async def finish(

@@ -13,7 +13,14 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from adapter.errors import AdapterError, BadRequest, NotFound, NotVerified, Unavailable
+from adapter.errors import (
+    AdapterError,
+    BadRequest,
+    InternalFailure,
+    NotFound,
+    NotVerified,
+    Unavailable,
+)
 from adapter.logging import get_logger, redact_text
 from adapter.schemas import SLUG_PATTERN
 from adapter.schemas import TokenExchange as TokenExchangeBody
@@ -107,6 +114,8 @@ async def login_failed(
         message = exc.public_message
     else:
         status, code, detail = 500, "internal_error", type(exc).__name__
+        if isinstance(exc, InternalFailure):
+            detail = f"{detail}: {exc}"
         public_code, message = "internal_error", AdapterError.public_message
     runtime = _runtime(request)
     _count_login(request, facts, "failure")

@@ -3,8 +3,11 @@ answers 503 with Retry-After and a reference, and the log says it in one line, n
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from adapter.db.hot_path import HotPathFailed
 from tests.support.assertions import reference_of
 from tests.support.faults import database_down, log_lines
 from tests.support.world import ADMIN_TOKEN, World
@@ -49,3 +52,34 @@ def test_readiness_answers_503_while_the_database_is_unreachable(world: World) -
     with database_down(world):
         assert world.browser().get(f"{world.url}/readyz").status_code == 503
     assert world.browser().get(f"{world.url}/readyz").status_code == 200
+
+
+def test_a_failing_hot_path_statement_is_a_500_whose_log_names_the_statement(
+    world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A statement refused for a reason other than an outage (here: as a constraint would
+    refuse it) is an error of ours: 500 with a reference, and a log line an operator can act
+    on, naming the statement and the driver's error class, never a value."""
+    store = world.runtime.login_store
+
+    class Refusing:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(store, name)
+
+        async def take_state(self, key_hash: str) -> None:
+            raise HotPathFailed("take_state: DataError")
+
+    browser = world.browser()
+    start = browser.get(f"{world.url}/sso/acme/okta/login")
+    at_op = browser.get(start.headers["location"])
+    capsys.readouterr()
+    world.runtime.login_store = Refusing()  # type: ignore[assignment]
+    try:
+        page = browser.get(at_op.headers["location"])
+    finally:
+        world.runtime.login_store = store
+    assert page.status_code == 500
+    (line,) = log_lines(capsys.readouterr().out, "login_failed")
+    assert line["reference"] == reference_of(page)
+    assert line["detail"] == "HotPathFailed: take_state: DataError"
+    assert line["level"] == "error"

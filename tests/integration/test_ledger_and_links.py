@@ -15,6 +15,7 @@ from adapter.db.engine import create_engine, create_sessionmaker
 from adapter.db.ledger import Ledger
 from adapter.db.links import LinkExists, LinkRepository
 from adapter.db.models import Connection, Store
+from tests.support.rows import connection_columns, store_columns
 from tests.support.world import SECRET_KEY
 
 
@@ -90,28 +91,10 @@ def test_a_claim_is_extended_only_while_no_successor_has_taken_it(database_url: 
 def _store_and_connection(session: Any) -> Awaitable[tuple[int, int]]:
     async def make() -> tuple[int, int]:
         now = datetime.now(UTC)
-        store = Store(
-            slug="s",
-            store_hash="h",
-            client_id="c",
-            client_secret_sealed="x",
-            api_token_sealed="x",
-            api_base_url="https://api",
-            default_channel_id=1,
-            bind_request_ip=False,
-            created_at=now,
-            updated_at=now,
-        )
+        store = Store(**store_columns(now))
         session.add(store)
         await session.flush()
-        connection = Connection(
-            store_id=store.id,
-            slug="c",
-            protocol="oidc",
-            settings={},
-            created_at=now,
-            updated_at=now,
-        )
+        connection = Connection(**connection_columns(now, store.id))
         session.add(connection)
         await session.flush()
         return store.id, connection.id

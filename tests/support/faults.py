@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from adapter.db.engine import create_engine, create_sessionmaker
+from adapter.db.hot_path import open_login_store
 from tests.support.world import World
 
 
@@ -27,13 +28,15 @@ def database_down(world: World) -> Iterator[None]:
         unreachable = "sqlite:////nonexistent-directory/sso-adapter.db"
     else:
         unreachable = "postgresql+psycopg://postgres@127.0.0.1:9/sso_adapter"
-    kept = runtime.engine, runtime.sessions
+    kept = runtime.engine, runtime.sessions, runtime.login_store
     dead = create_engine(unreachable)
     runtime.engine, runtime.sessions = dead, create_sessionmaker(dead)
+    # The hot path's store never connects: closing it has nothing to wait for.
+    runtime.login_store = open_login_store(unreachable, pool_size=1, timeout_seconds=2)
     try:
         yield
     finally:
-        runtime.engine, runtime.sessions = kept
+        runtime.engine, runtime.sessions, runtime.login_store = kept
 
 
 def log_lines(captured: str, event: str) -> list[dict[str, Any]]:
