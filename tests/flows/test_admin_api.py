@@ -132,11 +132,13 @@ def test_a_recreated_store_does_not_show_its_namesakes_events_or_earlier_attempt
     assert [e["kind"] for e in events] == ["store.created"]
 
 
-def test_malformed_body_without_a_token_gets_401_not_a_diagnosis(world: World) -> None:
+@pytest.mark.parametrize("body", [b"{not json", b'{"a": "\xff"}'], ids=["json", "utf8"])
+def test_malformed_body_without_a_token_gets_401_not_a_diagnosis(world: World, body: bytes) -> None:
     answer = world.admin(None).put(
-        "/stores/acme", content=b"{not json", headers={"Content-Type": "application/json"}
+        "/stores/acme", content=body, headers={"Content-Type": "application/json"}
     )
     assert answer.status_code == 401
+    assert answer.json()["error"] == "unauthenticated"
 
 
 def test_test_login_needs_links_read_as_it_reveals_links(world: World) -> None:
@@ -654,3 +656,18 @@ def test_saml_connection_with_valid_metadata_is_saved_with_its_sp_keys(world: Wo
         ).one()
     assert row[0].startswith("v1.") and "PRIVATE KEY" not in row[0]
     assert "BEGIN CERTIFICATE" in row[1]
+
+
+@pytest.mark.parametrize(
+    "body", [b"{not json", b'{"slug": "acme",}', b'{"a": "\xff\xfe"}'], ids=repr
+)
+def test_a_body_that_is_not_utf8_json_is_400_invalid_json_naming_no_field(
+    world: World, body: bytes
+) -> None:
+    answer = world.admin().put(
+        "/stores/acme", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_json"
+    assert answer.json()["message"].startswith("the body is not valid JSON")
+    assert "field" not in answer.json()

@@ -57,7 +57,8 @@ EventsRead = Annotated[Principal, Depends(require("events:read"))]
 
 def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     described = {
-        400: "malformed request (for example a cursor this API did not give out)",
+        400: "malformed request: a body that is not UTF-8 JSON (`invalid_json`), a cursor this "
+        "API did not give out",
         401: "no valid admin token",
         403: "the token lacks the scope",
         404: "no such store, connection or link",
@@ -134,14 +135,25 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
         log.error("admin_failed", reason="internal_error", exc_info=exc)
         return _error(500, "internal_error", "Something went wrong on our side.")
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Who is asking comes before what they sent: no body diagnostics for strangers.
+    async def refused_stranger(request: Request) -> JSONResponse | None:
+        """Who is asking comes before what they sent: no body diagnostics for strangers."""
         try:
             await authenticate(request)
         except Unauthenticated as denied:
             return _error(401, denied.code, denied.public_message)
+        return None
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if refused := await refused_stranger(request):
+            return refused
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid"}
+        if first.get("type") == "json_invalid":
+            # Its location is a character offset, not a field: say what is wrong and where.
+            context = first.get("ctx")
+            cause = context.get("error") if isinstance(context, dict) else None
+            cause = cause or "it cannot be parsed"
+            return _error(400, "invalid_json", f"the body is not valid JSON: {cause}")
         loc = list(first.get("loc", ()))
         if loc[:1] == ["body"] and loc[1:2] in (["oidc"], ["saml"]):
             del loc[1]  # the discriminator's branch name is not a field of the body
@@ -152,6 +164,11 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if isinstance(exc.__cause__, UnicodeDecodeError):
+            # FastAPI's answer to a body it could not decode, raised from the decoder's error.
+            if refused := await refused_stranger(request):
+                return refused
+            return _error(400, "invalid_json", "the body is not valid JSON: it is not UTF-8")
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return _error(exc.status_code, code, str(exc.detail))
 
