@@ -1,8 +1,8 @@
 """Complete logins against running adapters, and the cryptography a login cannot avoid.
 
-Starts, on loopback, the sample OpenID provider, pysaml2's IdP and the BigCommerce emulator
-in this process, and `sso-adapter serve` as a separate process (1 or 2 workers) on SQLite or
-PostgreSQL. Then, per case, runs logins the way a browser does (the IdP's part is done
+Starts, on loopback, the sample OpenID provider and the BigCommerce emulator in a child
+process, pysaml2's IdP in this one, and `sso-adapter serve` as a separate process (1 or 2
+workers) on SQLite or PostgreSQL. Then, per case, runs logins the way a browser does (the IdP's part is done
 here; its SAML signatures are made in a pool of threads, each running pysaml2's `xmlsec1`,
 so that signing does not hold the logins back), and prints:
 
@@ -14,7 +14,7 @@ so that signing does not hold the logins back), and prints:
 - failed logins (each is also printed, with the first few reasons),
 
 for OIDC and SAML, first logins (customer created) and returning logins (link found), at
-concurrency 1, 16 and 64. Also measured in the same run: verifying one RS256 ID token,
+concurrency 1, 16 and 64, after two warm-up logins per worker and protocol. Also measured in the same run: verifying one RS256 ID token,
 verifying one signed SAML response, minting one HS256 JWT. Writes bench/results/logins.json
 and bench/results/logins.md.
 
@@ -31,6 +31,7 @@ import os
 import platform
 import queue
 import re
+import signal
 import socket
 import ssl
 import subprocess
@@ -348,6 +349,47 @@ def crypto_floor(bench: Bench, public: str) -> dict[str, float]:
     return {"rs256_verify_ms": rs256, "saml_response_verify_ms": saml, "hs256_mint_ms": hs256}
 
 
+class Profiler:
+    """py-spy sampling the adapter (and its workers) until `finish`; then a summary beside
+    the collapsed stacks. Sampling costs the adapter some CPU: a profiled case's CPU figure
+    reads a little high."""
+
+    def __init__(self, pid: int, output: Path):
+        output.parent.mkdir(parents=True, exist_ok=True)
+        self.output = output
+        spy = Path(sys.executable).parent / "py-spy"
+        command = [str(spy), "record", "--pid", str(pid), "--subprocesses", "--rate", "500"]
+        self.process = subprocess.Popen(
+            [*command, "--format", "raw", "--nonblocking", "--output", str(output)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(1.0)  # attached before the first login
+
+    def finish(self) -> None:
+        from bench.profile_summary import summarise
+
+        self.process.send_signal(signal.SIGINT)
+        self.process.wait(timeout=60)
+        summary = self.output.with_suffix(".summary.txt")
+        summary.write_text(summarise(self.output.read_text(), 30))
+        print(f"  profile: {self.output} (summary: {summary.name})")
+
+
+def warm_up(bench: Bench, public: str, protocol: str, database: str, workers: int) -> None:
+    """Two logins per worker, first and returning, before anything is measured: what a
+    process does once in its life (the IdP's metadata and keys fetched, a service provider
+    built, modules loaded) is no login's cost."""
+    users = [f"warm-{protocol}-{database}-{workers}-{i}" for i in range(2 * workers)]
+    if protocol == "oidc":
+        for user in users:
+            bench.op.add_user(user, "pw", email=f"{user}@example.com", email_verified=True)
+    for _ in ("first", "returning"):
+        _, _, failures = asyncio.run(bench.run(public, protocol, users, len(users)))
+        if failures:
+            raise SystemExit(f"warm-up logins failed: {sorted(set(failures))[:3]}")
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -374,6 +416,13 @@ def main() -> None:
     parser.add_argument("--workers", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--concurrency", nargs="+", type=int, default=[1, 16, 64])
     parser.add_argument("--protocols", nargs="+", default=["oidc", "saml"])
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        metavar="DIR",
+        help="record the adapter with py-spy during each case at concurrency 1 "
+        "and write DIR/<case>.txt (collapsed stacks) and DIR/<case>.summary.txt",
+    )
     args = parser.parse_args()
 
     bench = Bench()
@@ -395,6 +444,7 @@ def main() -> None:
                         "crypto floor (ms): " + ", ".join(f"{k} {v:.3f}" for k, v in floor.items())
                     )
                 for protocol in args.protocols:
+                    warm_up(bench, public, protocol, database, workers)
                     for concurrency in args.concurrency:
                         users = [
                             f"{protocol}-{database}-{workers}-{concurrency}-{i}"
@@ -406,11 +456,17 @@ def main() -> None:
                                     user, "pw", email=f"{user}@example.com", email_verified=True
                                 )
                         for kind in ("first", "returning"):
+                            profiler = None
+                            if args.profile and concurrency == 1:
+                                case = f"{database}-{workers}w-{protocol}-{kind}"
+                                profiler = Profiler(process.pid, args.profile / f"{case}.txt")
                             cpu_before = process_tree_cpu(process.pid)
                             elapsed, durations, failures = asyncio.run(
                                 bench.run(public, protocol, users, concurrency)
                             )
                             cpu = (process_tree_cpu(process.pid) - cpu_before) * 1000 / len(users)
+                            if profiler is not None:
+                                profiler.finish()
                             row = {
                                 "database": database,
                                 "workers": workers,
