@@ -33,9 +33,9 @@ class Settings(BaseSettings):
     # How long a replica keeps a connection it loaded for logins. Changes through this
     # replica's admin API apply at once; other replicas see them within this time. 0: never.
     config_cache_seconds: float = Field(default=5.0, ge=0, le=300)
-    # How SAML signatures are checked: in-process (python-xmlsec) or by pysaml2's default of
-    # running the xmlsec1 program for each check. Both apply the same rules.
-    saml_crypto_backend: Literal["inprocess", "xmlsec1"] = "inprocess"
+    # Who reads a SAML response at the ACS: the adapter's single-parse reader, or pysaml2's
+    # response parser (the earlier path, kept as a fallback). Both are held to the same rules.
+    saml_response_reader: Literal["single_parse", "pysaml2"] = "single_parse"
     # Addresses of the reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed
     # (comma-separated IPs or CIDRs, as uvicorn's forwarded_allow_ips). Empty: none.
     trusted_proxies: str = ""

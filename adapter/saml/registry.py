@@ -47,11 +47,11 @@ class ServiceProviderRegistry:
         clock: Clock,
         *,
         clock_skew_seconds: int,
-        crypto_backend: str = "inprocess",
+        response_reader: str = "single_parse",
     ):
         self._http = http
         self._skew = clock_skew_seconds
-        self._crypto_backend = crypto_backend
+        self._response_reader = response_reader
         self._workdir = tempfile.mkdtemp(prefix="sso-adapter-saml-")
         # Every caller uses the provider it is handed before it next awaits, and `get` replaces
         # or evicts one only after its own last await: no provider is closed under a caller.
@@ -126,7 +126,7 @@ class ServiceProviderRegistry:
                 allow_idp_initiated=body.allow_idp_initiated,
                 allow_sha1=body.allow_sha1,
                 clock_skew_seconds=self._skew,
-                crypto_backend=self._crypto_backend,
+                response_reader=self._response_reader,
             ),
             self._workdir,
         )

@@ -67,6 +67,21 @@ def validate(document: str) -> None:
         raise XMLSchemaError({"error": str(schema.error_log.last_error)})
 
 
+def problem(element: etree._Element) -> str | None:
+    """Why an element (a Response, or an Assertion within one) is not valid SAML 2.0
+    protocol XML; None when it is."""
+    schema = _protocol_schema()
+    if schema.validate(element):
+        return None
+    error = schema.error_log.last_error
+    if error is None:
+        return "invalid"
+    # The kind of error and where (element names, lower-cased: no log line should look like
+    # a piece of the document), never the message: it may quote a value (an e-mail).
+    where = "/".join(step.rpartition(":")[2] for step in (error.path or "").split("/"))
+    return f"{error.type_name} at {where.lower()}"
+
+
 def install() -> None:
     """Use the compiled validator wherever pysaml2 checks a signed element."""
     _protocol_schema()  # compiled now, not on the first login

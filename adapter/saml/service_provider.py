@@ -1,12 +1,18 @@
-"""The SAML service provider of one connection, on pysaml2.
+"""The SAML service provider of one connection.
 
-pysaml2 checks the signature (with keys from the IdP's metadata only), the validity windows
-and the status, and some of the rest loosely. Around it this module adds what it leaves to its
-caller: the raw document is parsed first and refused if it declares a document type or
-entities (before anything else parses it), must hold exactly one assertion and must not use
-SHA-1 unless allowed; afterwards every rule of the Web Browser SSO Profile is checked again,
-strictly (`browser_sso`). What we read comes from the assertion pysaml2 verified, never from a
-second parse of the message, and nothing of it stays in pysaml2's memory.
+pysaml2 builds what the SP says (its metadata, its AuthnRequests). What the IdP answers is
+read by one of two readers and then held to every rule of the Web Browser SSO Profile,
+strictly (`browser_sso`), whichever read it:
+
+- `single_parse` (the default): the adapter's own reader (`response_reader`): one lxml parse,
+  the signatures verified on that tree with python-xmlsec, the facts read from the elements
+  that were verified;
+- `pysaml2`: pysaml2's response parser and object model, with its signature checks done
+  in-process (`crypto`) or by the `xmlsec1` program; the document is checked first by the
+  same lxml parse (`response_reader.check_document`), and pysaml2's own checks apply on top.
+
+What we read comes from the verified assertion, never from a second parse of the message,
+and nothing of it stays in pysaml2's memory.
 """
 
 from __future__ import annotations
@@ -16,13 +22,12 @@ import binascii
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
-from xml.etree.ElementTree import ParseError
 
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+import xmlsec
 from saml2 import BINDING_HTTP_POST, BINDING_HTTP_REDIRECT
 from saml2.cache import Cache
 from saml2.client import Saml2Client
@@ -39,20 +44,26 @@ from adapter.saml.browser_sso import (
     BrowserSsoExpectations,
     check_assertion,
     check_response,
+    check_times,
     refuse,
 )
 from adapter.saml.crypto import InProcessXmlSecBackend
-
-SAMLP = "urn:oasis:names:tc:SAML:2.0:protocol"
-SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
-DS = "http://www.w3.org/2000/09/xmldsig#"
-XENC = "http://www.w3.org/2001/04/xmlenc#"
+from adapter.saml.metadata import parse_idp_metadata
+from adapter.saml.response_facts import (
+    AssertionFacts,
+    Confirmation,
+    Issuer,
+    NameId,
+    ResponseFacts,
+)
+from adapter.saml.response_reader import ReadResponse, check_document, parse, read_verified
 
 schema.install()
 
 MAX_RESPONSE_BYTES = 512 * 1024
 NAMEID_FORMAT_EMAIL = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress"
 NAMEID_FORMAT_UNSPECIFIED = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+READERS = ("single_parse", "pysaml2")
 
 
 @dataclass(frozen=True)
@@ -67,7 +78,10 @@ class ServiceProviderSettings:
     allow_idp_initiated: bool
     allow_sha1: bool
     clock_skew_seconds: int
-    # "inprocess" (python-xmlsec) or "xmlsec1" (pysaml2's default: one subprocess per check)
+    # "single_parse" (the adapter's reader) or "pysaml2" (see the module's note)
+    response_reader: str = "single_parse"
+    # For the pysaml2 reader: "inprocess" (python-xmlsec) or "xmlsec1" (pysaml2's default:
+    # one subprocess per check)
     crypto_backend: str = "inprocess"
 
 
@@ -85,39 +99,10 @@ class VerifiedAssertion:
     not_on_or_after: datetime | None
 
 
-def precheck_response(raw: bytes, *, allow_sha1: bool) -> None:
-    """Checks on the document itself, before any cryptography."""
-    try:
-        # No document type declaration at all, not only no entities: an ATTLIST default is
-        # applied by the parser that builds what we read, yet is covered by no signature.
-        root = fromstring(raw, forbid_dtd=True)
-    except DefusedXmlException:
-        raise BadRequest("SAMLResponse uses a DTD or entities", code="saml_malformed") from None
-    except ParseError:
-        raise BadRequest("SAMLResponse is not XML", code="saml_malformed") from None
-    if root.tag != f"{{{SAMLP}}}Response":
-        raise BadRequest("SAMLResponse is not a Response", code="saml_malformed")
-    assertions = root.findall(f".//{{{SAML}}}Assertion") + root.findall(
-        f".//{{{SAML}}}EncryptedAssertion"
-    )
-    if len(assertions) != 1:
-        raise refuse(f"{len(assertions)} assertions instead of exactly one")
-    # Encrypted content may only sit where SAML puts it; a stray EncryptedData could decrypt
-    # to a second, unsigned assertion.
-    allowed_parents = {
-        f"{{{SAML}}}{name}" for name in ("EncryptedAssertion", "EncryptedID", "EncryptedAttribute")
-    }
-    parents = {child: parent for parent in root.iter() for child in parent}
-    for data in root.iter(f"{{{XENC}}}EncryptedData"):
-        if parents.get(data) is None or parents[data].tag not in allowed_parents:
-            raise refuse("EncryptedData outside an encrypted SAML element")
-    if not allow_sha1:
-        for method in root.iter(f"{{{DS}}}SignatureMethod"):
-            if "sha1" in (method.get("Algorithm") or "").lower():
-                raise refuse("SHA-1 signature")
-        for method in root.iter(f"{{{DS}}}DigestMethod"):
-            if "sha1" in (method.get("Algorithm") or "").lower():
-                raise refuse("SHA-1 digest")
+def _issuer(issuer: Any) -> Issuer | None:
+    if issuer is None:
+        return None
+    return Issuer(value=(issuer.text or "").strip(), format=issuer.format)
 
 
 def _uses_sha1(signature: Any) -> bool:
@@ -127,13 +112,73 @@ def _uses_sha1(signature: Any) -> bool:
     return any("sha1" in (a or "").lower() for a in algorithms)
 
 
-def _attributes(assertion: Any) -> dict[str, list[str]]:
+def _pysaml2_attributes(assertion: Any) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for statement in assertion.attribute_statement or []:
         for attribute in statement.attribute or []:
             values = [v.text.strip() for v in attribute.attribute_value or [] if v.text]
             found.setdefault(str(attribute.name), []).extend(values)
     return found
+
+
+def _facts_from_pysaml2(response: Any) -> ReadResponse:
+    """The facts of what pysaml2 verified, as the rules read them."""
+    message, assertion = response.response, response.assertion
+    name_id = response.name_id
+    conditions = assertion.conditions
+    statements = assertion.authn_statement or []
+    return ReadResponse(
+        response=ResponseFacts(
+            signed=message.signature is not None,
+            version=message.version,
+            issue_instant=message.issue_instant,
+            destination=message.destination,
+            in_response_to=message.in_response_to,
+            issuer=_issuer(message.issuer),
+        ),
+        assertion=AssertionFacts(
+            id=assertion.id,
+            version=assertion.version,
+            issuer=_issuer(assertion.issuer),
+            has_subject=assertion.subject is not None,
+            name_id=NameId(
+                value=(name_id.text or "").strip() or None,
+                format=name_id.format,
+                name_qualifier=name_id.name_qualifier,
+                sp_name_qualifier=name_id.sp_name_qualifier,
+            )
+            if name_id is not None
+            else None,
+            confirmations=tuple(
+                Confirmation(method=c.method, has_data=False)
+                if c.subject_confirmation_data is None
+                else Confirmation(
+                    method=c.method,
+                    has_data=True,
+                    recipient=c.subject_confirmation_data.recipient,
+                    not_before=c.subject_confirmation_data.not_before,
+                    not_on_or_after=c.subject_confirmation_data.not_on_or_after,
+                    in_response_to=c.subject_confirmation_data.in_response_to,
+                )
+                for c in getattr(response, "carried_confirmations", [])
+            ),
+            has_conditions=conditions is not None,
+            not_before=conditions.not_before if conditions is not None else None,
+            not_on_or_after=conditions.not_on_or_after if conditions is not None else None,
+            audience_restrictions=tuple(
+                frozenset((a.text or "").strip() for a in r.audience or [])
+                for r in (conditions.audience_restriction or [])
+            )
+            if conditions is not None
+            else (),
+            unknown_conditions=len(conditions.condition or []) if conditions is not None else 0,
+            authn_statements=len(statements),
+            session_not_on_or_after=statements[0].session_not_on_or_after if statements else None,
+            # Read from the verified assertion itself, never from pysaml2's merge of every
+            # assertion it may have collected.
+            attributes=_pysaml2_attributes(assertion),
+        ),
+    )
 
 
 # pysaml2 has no type information: to the type checker this class and the two below
@@ -215,6 +260,11 @@ class ServiceProvider:
             }
         )
         self._config = config
+        # The IdP's signing keys, from its metadata only, loaded once.
+        self._idp_keys = [
+            xmlsec.Key.from_memory(pem.encode(), xmlsec.constants.KeyDataFormatCertPem)
+            for pem in parse_idp_metadata(settings.idp_metadata_xml).signing_certificates
+        ]
         self._client = _Client(config, identity_cache=_Forgetful())
         if settings.crypto_backend == "inprocess":
             self._client.sec.crypto = InProcessXmlSecBackend(self._client.sec.crypto.xmlsec)
@@ -242,7 +292,41 @@ class ServiceProvider:
             raw = base64.b64decode(saml_response, validate=True)
         except (binascii.Error, ValueError):
             raise BadRequest("SAMLResponse is not base64", code="saml_malformed") from None
-        precheck_response(raw, allow_sha1=self.settings.allow_sha1)
+        if self.settings.response_reader == "pysaml2":
+            read = self._read_with_pysaml2(raw, saml_response, outstanding_request_id)
+        else:
+            read = read_verified(
+                raw,
+                idp_keys=self._idp_keys,
+                sp_private_key_pem=self.settings.private_key_pem,
+                allow_sha1=self.settings.allow_sha1,
+            )
+        expected = BrowserSsoExpectations(
+            sp_entity_id=self.settings.entity_id,
+            acs_url=self.settings.acs_url,
+            idp_entity_id=self.settings.idp_entity_id,
+            outstanding_request_id=outstanding_request_id,
+        )
+        check_response(read.response, expected)
+        not_on_or_after = check_assertion(read.assertion, expected)
+        now = datetime.fromtimestamp(time.time(), UTC)
+        check_times(read.response, read.assertion, now, self.settings.clock_skew_seconds)
+        name_id = read.assertion.name_id
+        return VerifiedAssertion(
+            assertion_id=read.assertion.id,
+            issuer=self.settings.idp_entity_id,
+            name_id=name_id.value if name_id is not None else None,
+            name_id_format=(name_id.format if name_id is not None else None)
+            or NAMEID_FORMAT_UNSPECIFIED,
+            attributes=read.assertion.attributes,
+            in_response_to=read.response.in_response_to,
+            not_on_or_after=not_on_or_after,
+        )
+
+    def _read_with_pysaml2(
+        self, raw: bytes, saml_response: str, outstanding_request_id: str | None
+    ) -> ReadResponse:
+        check_document(parse(raw), allow_sha1=self.settings.allow_sha1)
         outstanding = {outstanding_request_id: "/"} if outstanding_request_id else {}
         try:
             response = self._client.parse_authn_request_response(
@@ -258,41 +342,17 @@ class ServiceProvider:
             raise refuse(f"{type(exc).__name__}: {str(exc)[:200]}") from None
         if response is None:
             raise refuse("no response")
-        return self._read(response, outstanding_request_id)
-
-    def _read(self, response: Any, outstanding_request_id: str | None) -> VerifiedAssertion:
-        assertion = response.assertion  # the one pysaml2 verified; precheck allowed only one
+        assertion = response.assertion  # the one pysaml2 verified; the check allowed only one
         if assertion is None or len(getattr(response, "assertions", None) or [assertion]) != 1:
             raise refuse("not exactly one assertion after decryption")
         if not self.settings.allow_sha1:
             # Again after decryption: a signature inside an encrypted assertion was not
-            # visible to the precheck.
+            # visible to the document check.
             for signed in (response.response, assertion):
                 signature = getattr(signed, "signature", None)
                 if signature is not None and _uses_sha1(signature):
                     raise refuse("SHA-1 signature or digest")
-        expected = BrowserSsoExpectations(
-            sp_entity_id=self.settings.entity_id,
-            acs_url=self.settings.acs_url,
-            idp_entity_id=self.settings.idp_entity_id,
-            outstanding_request_id=outstanding_request_id,
-        )
-        check_response(response.response, expected)
-        name_id = response.name_id
-        not_on_or_after = check_assertion(
-            assertion, name_id, getattr(response, "carried_confirmations", []), expected
-        )
-        return VerifiedAssertion(
-            assertion_id=assertion.id,
-            issuer=self.settings.idp_entity_id,
-            name_id=name_id.text.strip() if name_id is not None and name_id.text else None,
-            name_id_format=getattr(name_id, "format", None) or NAMEID_FORMAT_UNSPECIFIED,
-            # Read from the verified assertion itself, never from pysaml2's merge of every
-            # assertion it may have collected.
-            attributes=_attributes(assertion),
-            in_response_to=response.response.in_response_to,
-            not_on_or_after=not_on_or_after,
-        )
+        return _facts_from_pysaml2(response)
 
     def close(self) -> None:
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -110,7 +110,7 @@ class Runtime:
                 idp_http,
                 clock,
                 clock_skew_seconds=settings.clock_skew_seconds,
-                crypto_backend=settings.saml_crypto_backend,
+                response_reader=settings.saml_response_reader,
             ),
             connections=ConnectionCache(clock, settings.config_cache_seconds),
         )

@@ -17,7 +17,7 @@ from tests.support.servers import ServerThread
 from tests.support.world import Dispatcher, World
 
 
-@pytest.fixture(params=["inprocess", pytest.param("xmlsec1", marks=pytest.mark.xmlsec1)])
+@pytest.fixture(params=["single_parse", pytest.param("pysaml2", marks=pytest.mark.pysaml2_reader)])
 def saml(
     request: pytest.FixtureRequest, world: World, idp_server: tuple[ServerThread, Dispatcher]
 ) -> SamlWorld:

@@ -62,11 +62,11 @@ class SamlWorld:
 
 
 def saml_world(
-    world: World, idp_server: tuple[ServerThread, Dispatcher], backend: str = "inprocess"
+    world: World, idp_server: tuple[ServerThread, Dispatcher], reader: str = "single_parse"
 ) -> SamlWorld:
     """A fresh IdP behind the shared server, and the `entra` SAML connection trusting it."""
-    if backend != "inprocess":
-        world.start_adapter(saml_crypto_backend=backend)
+    if reader != "single_parse":
+        world.start_adapter(saml_response_reader=reader)
         world.put_connection()
     idp = SandboxSamlIdp(idp_server[0].url)
     idp_server[1].target = idp.app()

@@ -17,7 +17,7 @@ from tests.support.saml_idp import SandboxSamlIdp
 SP = "https://adapter.example.test/sso/acme/entra/saml"
 
 
-@pytest.fixture(params=["inprocess", pytest.param("xmlsec1", marks=pytest.mark.xmlsec1)])
+@pytest.fixture(params=["single_parse", pytest.param("pysaml2", marks=pytest.mark.pysaml2_reader)])
 def pair(
     request: pytest.FixtureRequest, tmp_path
 ) -> Iterator[tuple[ServiceProvider, SandboxSamlIdp]]:  # type: ignore[no-untyped-def]
@@ -35,7 +35,7 @@ def pair(
             allow_idp_initiated=True,
             allow_sha1=False,
             clock_skew_seconds=60,
-            crypto_backend=request.param,
+            response_reader=request.param,
         ),
         str(tmp_path),
     )
