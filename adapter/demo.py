@@ -17,7 +17,15 @@ from adapter.db.models import Store
 from adapter.logging import configure_logging
 from adapter.sandbox.bigcommerce import BigCommerceEmulator
 from adapter.sandbox.oidc_provider import SandboxOidcProvider
-from adapter.schemas import ChannelBody, OidcConnectionBody, StoreBody
+from adapter.schemas import (
+    ChannelBody,
+    CompanyMapping,
+    ConnectionB2bBody,
+    OidcConnectionBody,
+    RoleMapping,
+    StoreB2bBody,
+    StoreBody,
+)
 from adapter.services.configuration import Configuration
 from adapter.services.runtime import Runtime
 from adapter.serving import bind_socket, uvicorn_server
@@ -26,6 +34,9 @@ from adapter.web.app import create_app
 
 STORE, CONNECTION, STORE_HASH = "demo", "example-corp", "demostore"
 USERNAME, PASSWORD = "ada", "lovelace"
+# A second person, of the B2B company Contoso: signs in through the B2B connection.
+BUYER, BUYER_PASSWORD = "grace", "hopper"
+B2B_CONNECTION = "example-b2b"
 
 
 async def _configure(runtime: Runtime, shop: BigCommerceEmulator, op: SandboxOidcProvider) -> None:
@@ -53,6 +64,7 @@ async def _configure(runtime: Runtime, shop: BigCommerceEmulator, op: SandboxOid
                         storefront_url=shop.storefront_url(STORE_HASH, 1),
                     )
                 ],
+                b2b=StoreB2bBody(enabled=True, api_base_url=f"{shop.base_url}/b2b"),
             ),
         )
         client_secret = secrets.token_urlsafe(24)
@@ -67,10 +79,32 @@ async def _configure(runtime: Runtime, shop: BigCommerceEmulator, op: SandboxOid
                 channel_ids=[1],
             ),
         )
+        # The same IdP for Contoso's buyers: they land in B2B Edition's company Contoso, as
+        # senior buyers when in the "purchasing" group.
+        contoso = shop.b2b.add_company(STORE_HASH, "Contoso")
+        await config.put_connection(
+            STORE,
+            B2B_CONNECTION,
+            OidcConnectionBody(
+                protocol="oidc",
+                issuer=op.issuer,
+                client_id="sso-adapter-demo",
+                client_secret=SecretStr(client_secret),
+                channel_ids=[1],
+                groups_claim="groups",
+                b2b=ConnectionB2bBody(
+                    companies=[CompanyMapping(key="contoso.example", company_id=contoso)],
+                    role_mappings=[RoleMapping(group="purchasing", role="senior_buyer")],
+                ),
+            ),
+        )
     op.add_client(
         "sso-adapter-demo",
         client_secret,
-        [f"{runtime.settings.public_url}/sso/{STORE}/{CONNECTION}/oidc/callback"],
+        [
+            f"{runtime.settings.public_url}/sso/{STORE}/{slug}/oidc/callback"
+            for slug in (CONNECTION, B2B_CONNECTION)
+        ],
     )
 
 
@@ -94,10 +128,24 @@ async def _run(settings: Settings, port: int, idp_port: int, shop_port: int) -> 
         given_name="Ada",
         family_name="Lovelace",
     )
+    op.add_user(
+        BUYER,
+        BUYER_PASSWORD,
+        email="grace@contoso.example",
+        email_verified=True,
+        given_name="Grace",
+        family_name="Hopper",
+        groups=["purchasing"],
+    )
     shop = BigCommerceEmulator(f"http://127.0.0.1:{shop_port}")
     shop.add_store(STORE_HASH, channels={1: "Demo storefront"})
+    shop.b2b.enable(STORE_HASH)
     login_url = f"{public_url}/sso/{STORE}/{CONNECTION}/login?channel_id=1&redirect_to=/account.php"
-    shop.sign_in_links[(STORE_HASH, 1)] = [("Sign in with Example Corp", login_url)]
+    b2b_login_url = f"{public_url}/sso/{STORE}/{B2B_CONNECTION}/login?channel_id=1"
+    shop.sign_in_links[(STORE_HASH, 1)] = [
+        ("Sign in with Example Corp", login_url),
+        ("Sign in as a Contoso buyer (B2B Edition)", b2b_login_url),
+    ]
 
     runtime = Runtime.build(settings, secret_key=_demo_secret(settings))
     await _configure(runtime, shop, op)
@@ -111,7 +159,9 @@ async def _run(settings: Settings, port: int, idp_port: int, shop_port: int) -> 
     print(
         "\nsso-adapter demo is running.\n"
         f"  Open the storefront:   {storefront}\n"
-        f"  and click 'Sign in with Example Corp' (user {USERNAME!r}, password {PASSWORD!r}).\n"
+        f"  and click 'Sign in with Example Corp' (user {USERNAME!r}, password {PASSWORD!r}),\n"
+        f"  or 'Sign in as a Contoso buyer' (user {BUYER!r}, password {BUYER_PASSWORD!r}): a\n"
+        "  B2B Edition buyer of the company Contoso, as a senior buyer.\n"
         f"  Or start the login directly: {login_url}\n"
         f"  Adapter: {public_url}   Sample IdP: {op.issuer}\n"
         f"  BigCommerce sandbox: {shop.base_url}\n"

@@ -67,6 +67,15 @@ class ChannelBody(_Body):
         return self
 
 
+class StoreB2bBody(_Body):
+    """B2B Edition for this store: absent or `enabled: false` means none."""
+
+    enabled: bool = False
+    api_base_url: str = Field(default="https://api-b2b.bigcommerce.com", max_length=2048)
+    # Write-only; when absent the store's api_token is used (it needs the B2B Edition scope).
+    api_token: SecretStr | None = None
+
+
 class StoreBody(_Body):
     store_hash: str = Field(pattern=r"^[a-z0-9]{1,64}$")
     client_id: str = Field(min_length=1, max_length=255)
@@ -79,6 +88,7 @@ class StoreBody(_Body):
     app_client_id: str | None = Field(default=None, max_length=255)
     app_client_secret: SecretStr | None = None
     channels: list[ChannelBody] = Field(min_length=1)
+    b2b: StoreB2bBody | None = None
 
     @model_validator(mode="after")
     def _channels_consistent(self) -> StoreBody:
@@ -95,6 +105,49 @@ class GroupMapping(_Body):
     customer_group_id: GroupId
 
 
+BuiltInRole = Literal["admin", "senior_buyer", "junior_buyer"]
+
+
+class CompanyMapping(_Body):
+    key: str = Field(min_length=1, max_length=200)
+    company_id: int = Field(ge=1, le=2**31 - 1)
+
+
+class RoleMapping(_Body):
+    group: str = Field(min_length=1, max_length=512)
+    role: BuiltInRole | None = None
+    company_role_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
+
+    @model_validator(mode="after")
+    def _one_role(self) -> RoleMapping:
+        if (self.role is None) == (self.company_role_id is None):
+            raise ValueError("give exactly one of role and company_role_id")
+        return self
+
+
+class ConnectionB2bBody(_Body):
+    """Where people signing in through this connection land in B2B Edition."""
+
+    company_from: Literal["email_domain", "tenant", "claim", "fixed"] = "email_domain"
+    company_claim: str | None = Field(default=None, min_length=1, max_length=256)
+    companies: list[CompanyMapping] = Field(default_factory=list, max_length=10_000)
+    create_companies: bool = False
+    company_customer_group_id: GroupId | None = None
+    role_mappings: list[RoleMapping] = Field(default_factory=list, max_length=1000)
+    default_role: BuiltInRole = "junior_buyer"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConnectionB2bBody:
+        if (self.company_from == "claim") != (self.company_claim is not None):
+            raise ValueError("company_claim goes with company_from claim, and only with it")
+        if self.company_from == "fixed" and len(self.companies) != 1:
+            raise ValueError("company_from fixed needs exactly one entry in companies")
+        keys = [c.key.casefold() for c in self.companies]
+        if len(keys) != len(set(keys)):
+            raise ValueError("company keys must be unique (compared case-insensitively)")
+        return self
+
+
 class _ConnectionCommon(_Body):
     channel_ids: list[ChannelId] = Field(min_length=1)
     create_customers: bool = True
@@ -109,6 +162,7 @@ class _ConnectionCommon(_Body):
     # Without it (or, for OIDC, an `email_verified: true` claim) an e-mail is never used to
     # link, create or update a customer: that would let an IdP user pre-claim someone's account.
     email_verified: bool = False
+    b2b: ConnectionB2bBody | None = None
 
 
 class OidcConnectionBody(_ConnectionCommon):
@@ -176,6 +230,7 @@ ConnectionBody = Annotated[OidcConnectionBody | SamlConnectionBody, Field(discri
 
 # Which fields of each body are secrets (write-only, stored sealed).
 STORE_SECRETS = ("client_secret", "api_token", "app_client_secret")
+STORE_B2B_SECRETS = ("api_token",)
 CHANNEL_SECRETS = ("storefront_token", "exchange_secret")
 CONNECTION_SECRETS = ("client_secret",)
 
@@ -204,6 +259,13 @@ class TokenExchange(BaseModel):
     code: str = Field(min_length=1, max_length=256)
 
 
+class StoreB2bView(BaseModel):
+    enabled: bool
+    api_base_url: str
+    # Whether B2B Edition gets a token of its own (else the store's api_token).
+    has_own_api_token: bool
+
+
 class StoreView(BaseModel):
     slug: str
     store_hash: str
@@ -213,6 +275,7 @@ class StoreView(BaseModel):
     bind_request_ip: bool
     app_client_id: str | None
     channels: list[ChannelView]
+    b2b: StoreB2bView | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -311,3 +374,6 @@ class TestLoginAnswer(BaseModel):
     # "global", "add_channel" (the login adds the channel to the customer), "new_customer",
     # "denied"; None when the login is refused before a customer is chosen.
     channel_access: str | None = None
+    # Where B2B Edition applies: the company key, its company (null: to be created), the role
+    # and whether the customer is a user already.
+    b2b: dict[str, Any] | None = None

@@ -8,10 +8,11 @@ Retry policy, per request (each attempt within the httpx client's timeouts):
 
 - A 429 is waited out, whatever the method: BigCommerce refused the request without acting
   on it, so sending it again is safe, a write included. The pause is the answer's
-  `X-Rate-Limit-Time-Reset-Ms` (1 s when the header is missing or unreadable, never under
-  50 ms). The pauses of one request add up to at most `max_rate_limit_wait` seconds over at
-  most 20 rate-limited attempts; a request that would go past either fails at once with
-  `bigcommerce_rate_limited`, without waiting.
+  `X-Rate-Limit-Time-Reset-Ms` (milliseconds, the BigCommerce APIs) or
+  `X-Request-Window-Resets-After` (seconds, B2B Edition), 1 s when neither is there or
+  readable, never under 50 ms. The pauses of one request add up to at most
+  `max_rate_limit_wait` seconds over at most 20 rate-limited attempts; a request that would
+  go past either fails at once with `bigcommerce_rate_limited`, without waiting.
 - A GET that times out or answers 5xx is retried after 0.2, 0.5 and 1 s; after the last, the
   timeout fails and the 5xx answer is handed back.
 - Any other method is never retried after a timeout or a 5xx: the write may have happened,
@@ -121,7 +122,7 @@ class BigCommerceTransport:
         read_retries = iter(_READ_RETRY_DELAYS if method == "GET" else ())
         while True:
             try:
-                answer, reset_ms = await self._send(method, url, params=params, json=json)
+                answer, reset = await self._send(method, url, params=params, json=json)
             except httpx.TimeoutException:
                 if method == "GET" and (delay := next(read_retries, None)) is not None:
                     await self._sleep(delay)
@@ -136,7 +137,7 @@ class BigCommerceTransport:
             if self._observe:
                 self._observe(method, answer.status)
             if answer.status == 429:
-                pause = _reset_seconds(reset_ms)
+                pause = _reset_seconds(reset)
                 rate_limited += 1
                 if waited + pause > self._max_wait or rate_limited >= _MAX_RATE_LIMITED_ATTEMPTS:
                     raise UpstreamFailed(
@@ -153,8 +154,9 @@ class BigCommerceTransport:
 
     async def _send(
         self, method: str, url: str, *, params: Any, json: Any
-    ) -> tuple[Answer, str | None]:
-        """One attempt: the answer read up to MAX_ANSWER_BYTES, and its rate-limit reset."""
+    ) -> tuple[Answer, float | None]:
+        """One attempt: the answer read up to MAX_ANSWER_BYTES, and its rate-limit reset in
+        seconds (None when it names none that can be read)."""
         too_large = UpstreamFailed(
             f"BigCommerce {method}: answer over {MAX_ANSWER_BYTES} bytes", code="bigcommerce_error"
         )
@@ -170,14 +172,23 @@ class BigCommerceTransport:
                 body += chunk
                 if len(body) > MAX_ANSWER_BYTES:
                     raise too_large  # leaving the block closes the connection mid-body
-            reset_ms = streamed.headers.get("X-Rate-Limit-Time-Reset-Ms")
-            return Answer(streamed.status_code, bytes(body)), reset_ms
+            return Answer(streamed.status_code, bytes(body)), _reset_header(streamed.headers)
 
 
-def _reset_seconds(value: str | None) -> float:
+def _reset_header(headers: httpx.Headers) -> float | None:
     try:
-        if value is None:
-            return _DEFAULT_RATE_LIMIT_PAUSE
-        return max(_MIN_RATE_LIMIT_PAUSE, int(value) / 1000.0)
+        if (milliseconds := headers.get("X-Rate-Limit-Time-Reset-Ms")) is not None:
+            return int(milliseconds) / 1000.0
+        if (seconds := headers.get("X-Request-Window-Resets-After")) is not None:
+            # B2B Edition writes the unit after the number ("0.397 s").
+            value = float(seconds.strip().removesuffix("s").strip())
+            return value if value == value and value < float("inf") else None
     except ValueError:
+        return None
+    return None
+
+
+def _reset_seconds(value: float | None) -> float:
+    if value is None:
         return _DEFAULT_RATE_LIMIT_PAUSE
+    return max(_MIN_RATE_LIMIT_PAUSE, value)

@@ -10,7 +10,9 @@ The table below is the whole rule; the admin API and `apply` both reach it throu
 configuration service (`adapter.services.configuration`). A new secret with a new destination
 is one more entry in `store_destinations` or `connection_destinations`.
 
-- store `api_token`, sent as the `X-Auth-Token` header: to `api_base_url`;
+- store `api_token`, sent as the `X-Auth-Token` header: to `api_base_url`, and, while B2B
+  Edition is enabled without a token of its own, to `b2b.api_base_url`;
+- store `b2b.api_token`, sent as the `X-Auth-Token` header: to `b2b.api_base_url`;
 - store `client_secret`, which signs the customer_login JWTs (each one a login as a shopper):
   to every channel's `storefront_url` (the browser carries the JWT there) and every
   access_token channel's GraphQL URL (the adapter posts the JWT there);
@@ -38,6 +40,7 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_B2B_API_BASE_URL = "https://api-b2b.bigcommerce.com"
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,17 @@ class _Store(Protocol):
     def channels(self) -> Sequence[_Channel]: ...
 
 
+def b2b_url(store: object) -> str | None:
+    """B2B Edition's API URL while B2B is enabled, from a body (`b2b.enabled`), a record
+    (`b2b` set only when enabled) or a row (`b2b_enabled`); None otherwise."""
+    b2b = getattr(store, "b2b", None)
+    if b2b is not None:
+        return str(b2b.api_base_url) if getattr(b2b, "enabled", True) else None
+    if getattr(store, "b2b_enabled", False):
+        return getattr(store, "b2b_api_base_url", None) or DEFAULT_B2B_API_BASE_URL
+    return None
+
+
 def default_graphql_url(store_hash: str, channel_id: int) -> str:
     return f"https://store-{store_hash}-{channel_id}.mybigcommerce.com/graphql"
 
@@ -125,6 +139,12 @@ def graphql_url(store_hash: str, channel: _Channel) -> str:
 def store_destinations(store: _Store) -> list[Destination]:
     """Where the secrets of a store (a body, a row or a record: same attribute names) go."""
     found = [Destination("api_token", "api_base_url", store.api_base_url)]
+    b2b = b2b_url(store)
+    if b2b is not None:
+        # Either token may be the one B2B Edition gets: the configuration service drops the
+        # one that is not (see Configuration._moved_store_destinations).
+        found.append(Destination("api_token", "b2b.api_base_url", b2b))
+        found.append(Destination("b2b.api_token", "b2b.api_base_url", b2b))
     for channel in store.channels:
         prefix = f"channels[{channel.channel_id}]"
         storefront = channel.storefront_url

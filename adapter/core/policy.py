@@ -20,6 +20,37 @@ class GroupRule:
     customer_group_id: int
 
 
+@dataclass(frozen=True)
+class CompanyRule:
+    """People whose company key is `key` belong to B2B Edition company `company_id`."""
+
+    key: str
+    company_id: int
+
+
+@dataclass(frozen=True)
+class RoleRule:
+    """Members of `group` get a built-in B2B role (`role`) or a custom one
+    (`company_role_id`): exactly one of the two is set."""
+
+    group: str
+    role: Literal["admin", "senior_buyer", "junior_buyer"] | None = None
+    company_role_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class B2bPolicy:
+    """How a person signing in through the connection lands in a B2B Edition company."""
+
+    company_from: Literal["email_domain", "tenant", "claim", "fixed"] = "email_domain"
+    company_claim: str | None = None
+    companies: tuple[CompanyRule, ...] = ()
+    create_companies: bool = False
+    company_customer_group_id: int | None = None
+    role_mappings: tuple[RoleRule, ...] = ()
+    default_role: Literal["admin", "senior_buyer", "junior_buyer"] = "junior_buyer"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConnectionPolicy:
     """What every connection decides, whatever its protocol."""
@@ -35,6 +66,8 @@ class ConnectionPolicy:
     add_channel_to_customer: bool = False
     # The operator vouches that the IdP only asserts e-mail addresses it verified.
     email_verified: bool = False
+    # B2B Edition: where its people land as buyers (None: plain customers).
+    b2b: B2bPolicy | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,6 +27,14 @@ class ChannelRecord:
 
 
 @dataclass(frozen=True)
+class B2bSettings:
+    """B2B Edition for a store: where its API is and the token it takes."""
+
+    api_base_url: str
+    api_token: str
+
+
+@dataclass(frozen=True)
 class StoreRecord:
     id: int
     slug: str
@@ -40,6 +48,8 @@ class StoreRecord:
     app_client_id: str | None
     app_client_secret: str | None
     channels: tuple[ChannelRecord, ...]
+    # None: the store does not run B2B Edition (or the adapter is not to use it).
+    b2b: B2bSettings | None = None
 
     def channel(self, channel_id: int) -> ChannelRecord | None:
         return next((c for c in self.channels if c.channel_id == channel_id), None)

@@ -20,7 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from adapter.clock import Clock
-from adapter.core.records import ChannelRecord, StoreRecord
+from adapter.core.destinations import DEFAULT_B2B_API_BASE_URL
+from adapter.core.records import B2bSettings, ChannelRecord, StoreRecord
 from adapter.core.secretbox import SecretBox
 from adapter.db.models import Channel, Connection, Store
 
@@ -134,6 +135,18 @@ class ConfigRepository:
                 row.app_client_secret_sealed, store_context(slug, "app_client_secret")
             ),
             channels=channels,
+            b2b=self._b2b_settings(row),
+        )
+
+    def _b2b_settings(self, row: Store) -> B2bSettings | None:
+        if not row.b2b_enabled:
+            return None
+        token = self._open(row.b2b_api_token_sealed, store_context(row.slug, "b2b_api_token"))
+        return B2bSettings(
+            api_base_url=row.b2b_api_base_url or DEFAULT_B2B_API_BASE_URL,
+            api_token=token
+            if token is not None
+            else self._box.open(row.api_token_sealed, context=store_context(row.slug, "api_token")),
         )
 
     async def get_store(self, slug: str) -> StoreRecord | None:
@@ -217,7 +230,12 @@ async def reseal_all(session: AsyncSession, box: SecretBox) -> int:
 
     stores = {row.id: row.slug for row in await session.execute(select(Store.id, Store.slug))}
     columns: list[tuple[Any, Any, Any, Any]] = []  # (table, key column, value column, context)
-    for column in ("client_secret_sealed", "api_token_sealed", "app_client_secret_sealed"):
+    for column in (
+        "client_secret_sealed",
+        "api_token_sealed",
+        "app_client_secret_sealed",
+        "b2b_api_token_sealed",
+    ):
         name = column.removesuffix("_sealed")
         columns.append(
             (Store, Store.id, getattr(Store, column), lambda r, n=name: store_context(r.slug, n))

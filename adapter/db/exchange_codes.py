@@ -24,6 +24,7 @@ class Redeemed:
     email: str | None
     access_token: str
     expires_at: str | None
+    b2b_token: str | None = None
 
 
 class ExchangeCodes:
@@ -44,6 +45,7 @@ class ExchangeCodes:
         email: str | None,
         access_token: str,
         access_token_expires_at: str | None,
+        b2b_token: str | None = None,
     ) -> str:
         code = secrets.token_urlsafe(32)
         code_hash = self._box.lookup_hash(f"exchange:{code}")
@@ -56,6 +58,9 @@ class ExchangeCodes:
                 email=email,
                 access_token_sealed=self._box.seal(access_token, context=f"exchange:{code_hash}"),
                 access_token_expires_at=access_token_expires_at,
+                b2b_token_sealed=None
+                if b2b_token is None
+                else self._box.seal(b2b_token, context=f"exchange-b2b:{code_hash}"),
                 expires_at=self._now() + timedelta(seconds=CODE_TTL_SECONDS),
             )
         )
@@ -88,6 +93,9 @@ class ExchangeCodes:
             email=row.email,
             access_token=self._box.open(row.access_token_sealed, context=f"exchange:{code_hash}"),
             expires_at=row.access_token_expires_at,
+            b2b_token=None
+            if row.b2b_token_sealed is None
+            else self._box.open(row.b2b_token_sealed, context=f"exchange-b2b:{code_hash}"),
         )
 
     async def purge_expired(self) -> None:

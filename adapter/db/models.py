@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -68,6 +69,10 @@ class Store(Base):
     bind_request_ip: Mapped[bool] = mapped_column(Boolean, default=False)
     app_client_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
     app_client_secret_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # B2B Edition; its token is optional (the store's api_token serves when it has the scope).
+    b2b_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    b2b_api_base_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
+    b2b_api_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -134,6 +139,22 @@ class Link(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     login_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class B2bCompany(Base):
+    """A B2B Edition company the adapter created for a company key of a connection: the
+    key's company from then on, on every replica. Mapped companies (the connection's
+    `companies`) are not copied here."""
+
+    __tablename__ = "b2b_companies"
+    __table_args__ = (UniqueConstraint("connection_id", "company_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    # Case-folded: keys compare case-insensitively.
+    company_key: Mapped[str] = mapped_column(String(200))
+    company_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class CreationIntent(Base):
@@ -237,6 +258,8 @@ class ExchangeCode(Base):
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     access_token_sealed: Mapped[str] = mapped_column(Text)
     access_token_expires_at: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # B2B Edition's storefront token for that customer and channel, where the store runs it.
+    b2b_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 

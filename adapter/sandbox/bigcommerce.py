@@ -32,6 +32,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from adapter.sandbox.b2b import B2bEditionEmulator
+
 TOKEN_WINDOW_SECONDS = 30
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -124,6 +126,8 @@ class BigCommerceEmulator:
         # "Sign in with ..." links each storefront page shows (the demo sets them).
         self.sign_in_links: dict[tuple[str, int], list[tuple[str, str]]] = {}
         self._next_id = 1
+        # B2B Edition, for the stores that enable it (`b2b.enable(store_hash)`).
+        self.b2b = B2bEditionEmulator(self)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -481,6 +485,9 @@ class BigCommerceEmulator:
                 f"<p id=status>Signed in as customer #{customer['id']}, "
                 f"e-mail {escape(customer['email'])}</p>"
             )
+            buyer = self.b2b.describe_user(store.store_hash, customer["id"])
+            if buyer:
+                status += f"<p id=b2b>{escape(buyer)}</p>"
         else:
             error = request.query_params.get("error")
             status = "<p id=status>Not signed in.</p>" + (
@@ -514,5 +521,6 @@ class BigCommerceEmulator:
                 Route("/s/{store_hash}/{channel_id:int}/login/token/{token}", self.login_token),
                 Route("/s/{store_hash}/{channel_id:int}/{path:path}", self.storefront_page),
                 Route("/s/{store_hash}/{channel_id:int}", self.storefront_page),
+                *self.b2b.routes(),
             ]
         )

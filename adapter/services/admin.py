@@ -36,7 +36,14 @@ from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.intents import IntentRepository
 from adapter.db.links import LinkExists, LinkRepository
 from adapter.db.models import AuditEvent, Connection, Link, Store
-from adapter.errors import AdapterError, BadRequest, ConfigurationError, Conflict, NotFound
+from adapter.errors import (
+    AdapterError,
+    BadRequest,
+    ConfigurationError,
+    Conflict,
+    NotAdmitted,
+    NotFound,
+)
 from adapter.logging import get_logger
 from adapter.oidc.discovery import InvalidProviderMetadata, fetch_json, parse_provider_metadata
 from adapter.oidc.relying_party import identity_from_claims
@@ -55,11 +62,13 @@ from adapter.schemas import (
     NewLink,
     OidcConnectionBody,
     SamlConnectionBody,
+    StoreB2bView,
     StoreBody,
     StoreView,
     TestLoginAnswer,
     TestLoginRequest,
 )
+from adapter.services.b2b_membership import B2bMembership
 from adapter.services.configuration import Configuration
 from adapter.services.login_steps import oidc_client_settings, parse_channel_id
 from adapter.services.resolution import candidate, first_login_policy, new_customer_fields
@@ -109,6 +118,13 @@ def store_view(row: Store) -> StoreView:
             )
             for c in row.channels
         ],
+        b2b=None
+        if row.b2b_api_base_url is None
+        else StoreB2bView(
+            enabled=row.b2b_enabled,
+            api_base_url=row.b2b_api_base_url,
+            has_own_api_token=row.b2b_api_token_sealed is not None,
+        ),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -737,6 +753,10 @@ class DryRun:
         }
         if store.channel(channel_id) is None or channel_id not in settings.channel_ids:
             return self._refused("channel_not_allowed", **known)
+        try:
+            plan = await B2bMembership(self._rt).plan(store, self._connection, identity)
+        except NotAdmitted as exc:
+            return self._refused(exc.code, **known)
 
         decision, candidates = await self._decide(identity, channel_id)
         if isinstance(decision, Refuse):
@@ -766,6 +786,22 @@ class DryRun:
                     checked.code, customer_id=customer_id, channel_access=denied, **known
                 )
             access = checked
+        b2b = None
+        if plan is not None:
+            user = (
+                None
+                if customer_id is None
+                else await self._rt.b2b_api(store).user_of_customer(customer_id)
+            )
+            if user is not None and user.company_id != plan.company_id:
+                return self._refused("b2b_company_mismatch", customer_id=customer_id, **known)
+            b2b = {
+                "company_key": plan.key,
+                "company_id": plan.company_id,
+                "create_company": plan.company_id is None,
+                "role": plan.role.label,
+                "already_a_user": user is not None,
+            }
         claims: dict[str, Any] = {
             "iss": store.client_id,
             "iat": "(the time of the redirect)",
@@ -788,5 +824,6 @@ class DryRun:
             reason=None,
             customer_to_create=to_create,
             jwt_claims=claims,
+            b2b=b2b,
             **known,
         )

@@ -25,6 +25,7 @@ from adapter.schemas import (
     CHANNEL_SECRETS,
     CONNECTION_SECRETS,
     SLUG_PATTERN,
+    STORE_B2B_SECRETS,
     STORE_SECRETS,
     ConnectionBody,
     OidcConnectionBody,
@@ -118,6 +119,8 @@ def parse_apply_file(text: str) -> list[DesiredStore]:
                 else c
                 for i, c in enumerate(channels)
             ]
+        if isinstance(entry.get("b2b"), Mapping):
+            entry["b2b"] = _resolve_env(entry["b2b"], STORE_B2B_SECRETS, f"{where}.b2b")
         try:
             body = StoreBody.model_validate(entry)
         except ValidationError as exc:
@@ -143,10 +146,18 @@ def _secret(value: Any) -> str | None:
 
 
 def _store_state(body: StoreBody) -> dict[str, Any]:
-    state = body.model_dump(mode="json", exclude=set(STORE_SECRETS) | {"channels"})
+    state = body.model_dump(mode="json", exclude=set(STORE_SECRETS) | {"channels", "b2b"})
     state["api_base_url"] = body.api_base_url.rstrip("/")
     for name in STORE_SECRETS:
         state[name] = _secret(getattr(body, name))
+    state["b2b"] = None
+    if body.b2b is not None and body.b2b.enabled:
+        # As a store record says it: B2B Edition's URL, and the token it gets (none given:
+        # the stored one is kept, see _changed).
+        state["b2b"] = {
+            "api_base_url": body.b2b.api_base_url.rstrip("/"),
+            "b2b_api_token": _secret(body.b2b.api_token),
+        }
     state["channels"] = {}
     for channel in body.channels:
         data = channel.model_dump(mode="json", exclude=set(CHANNEL_SECRETS))
@@ -168,6 +179,9 @@ def _record_state(record: StoreRecord) -> dict[str, Any]:
         "client_secret": record.client_secret,
         "api_token": record.api_token,
         "app_client_secret": record.app_client_secret,
+        "b2b": None
+        if record.b2b is None
+        else {"api_base_url": record.b2b.api_base_url, "b2b_api_token": record.b2b.api_token},
         "channels": {},
     }
     for c in record.channels:
@@ -194,7 +208,11 @@ def _changed(desired: dict[str, Any], current: dict[str, Any], prefix: str = "")
         name = f"{prefix}{key}"
         if isinstance(want, dict) and isinstance(have, dict):
             changed.extend(_changed(want, have, f"{name}."))
-        elif key in (*STORE_SECRETS, *CHANNEL_SECRETS) and want is None and have is not None:
+        elif (
+            key in (*STORE_SECRETS, *CHANNEL_SECRETS, "b2b_api_token")
+            and want is None
+            and have is not None
+        ):
             continue
         elif want != have:
             changed.append(name)

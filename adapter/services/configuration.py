@@ -23,7 +23,14 @@ from adapter.core.destinations import (
     new_destinations,
     store_destinations,
 )
-from adapter.core.policy import GroupRule, OidcPolicy, SamlPolicy
+from adapter.core.policy import (
+    B2bPolicy,
+    CompanyRule,
+    GroupRule,
+    OidcPolicy,
+    RoleRule,
+    SamlPolicy,
+)
 from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.core.secretbox import SecretBox
 from adapter.core.urls import check_outbound_url
@@ -40,12 +47,28 @@ from adapter.outbound import check_public_host
 from adapter.saml.keys import self_signed_pair
 from adapter.schemas import (
     ChannelBody,
+    ConnectionB2bBody,
     OidcConnectionBody,
     SamlConnectionBody,
     StoreBody,
 )
 
 # -- policies: from the body an operator writes to the rules a login obeys ---------------------
+
+
+def b2b_policy_from_body(body: ConnectionB2bBody) -> B2bPolicy:
+    return B2bPolicy(
+        company_from=body.company_from,
+        company_claim=body.company_claim,
+        companies=tuple(CompanyRule(key=c.key, company_id=c.company_id) for c in body.companies),
+        create_companies=body.create_companies,
+        company_customer_group_id=body.company_customer_group_id,
+        role_mappings=tuple(
+            RoleRule(group=m.group, role=m.role, company_role_id=m.company_role_id)
+            for m in body.role_mappings
+        ),
+        default_role=body.default_role,
+    )
 
 
 def policy_from_body(body: OidcConnectionBody | SamlConnectionBody) -> OidcPolicy | SamlPolicy:
@@ -61,6 +84,7 @@ def policy_from_body(body: OidcConnectionBody | SamlConnectionBody) -> OidcPolic
         "profile_sync": body.profile_sync,
         "add_channel_to_customer": body.add_channel_to_customer,
         "email_verified": body.email_verified,
+        "b2b": None if body.b2b is None else b2b_policy_from_body(body.b2b),
     }
     if isinstance(body, OidcConnectionBody):
         return OidcPolicy(
@@ -177,6 +201,8 @@ class Configuration:
 
     async def check_store_urls(self, body: StoreBody) -> None:
         self.check_url("api_base_url", body.api_base_url)
+        if body.b2b is not None:
+            self.check_url("b2b.api_base_url", body.b2b.api_base_url)
         for channel in body.channels:
             prefix = f"channels[{channel.channel_id}]"
             self.check_url(f"{prefix}.storefront_url", channel.storefront_url)
@@ -185,6 +211,8 @@ class Configuration:
         # Only the URLs the adapter itself calls; storefront and return URLs are where a
         # browser goes, and an intranet storefront is the merchant's business.
         await self.check_public_host("api_base_url", body.api_base_url)
+        if body.b2b is not None:
+            await self.check_public_host("b2b.api_base_url", body.b2b.api_base_url)
         for channel in body.channels:
             prefix = f"channels[{channel.channel_id}]"
             await self.check_public_host(f"{prefix}.graphql_url", channel.graphql_url)
@@ -197,6 +225,11 @@ class Configuration:
             return [], []
         before = store_destinations(row)
         moved = new_destinations(before, store_destinations(body))
+        # B2B Edition gets its own token when one is given or kept, else the store's: only
+        # the token it will actually get must be given again for a new B2B URL.
+        own_b2b_token = given(body, "b2b.api_token") or row.b2b_api_token_sealed is not None
+        unsent = "api_token" if own_b2b_token else "b2b.api_token"
+        moved = [d for d in moved if not (d.field == "b2b.api_base_url" and d.secret == unsent)]
         _require_secrets_for(moved, body)
         return moved, before
 
@@ -248,6 +281,7 @@ class Configuration:
                 "app_client_secret",
             )
         row.app_client_id = body.app_client_id
+        self._put_store_b2b(slug, row, body)
         row.updated_at = now
         previous = {} if created else {c.channel_id: c for c in row.channels}
         new_channels = [
@@ -255,6 +289,22 @@ class Configuration:
         ]
         await self._repo.replace_channels(row, new_channels, created=created)
         return Saved(created, tuple(moved), tuple(before))
+
+    def _put_store_b2b(self, slug: str, row: Store, body: StoreBody) -> None:
+        b2b = body.b2b
+        if b2b is None:
+            # Absent: no B2B behaviour, and no B2B token kept for a later enable.
+            row.b2b_enabled = False
+            row.b2b_api_base_url = None
+            row.b2b_api_token_sealed = None
+            return
+        row.b2b_enabled = b2b.enabled
+        row.b2b_api_base_url = b2b.api_base_url.rstrip("/")
+        if b2b.api_token is not None:
+            row.b2b_api_token_sealed = self._repo.seal(
+                b2b.api_token.get_secret_value(), store_context(slug, "b2b_api_token")
+            )
+        # Omitted: the stored one is kept (or, with none stored, the store's api_token serves).
 
     def _channel_row(self, store_slug: str, body: ChannelBody, previous: Channel | None) -> Channel:
         field = f"channels[{body.channel_id}]"

@@ -24,6 +24,7 @@ class ExchangedToken:
     channel_id: int
     customer_access_token: str
     expires_at: str | None
+    b2b_token: str | None = None
 
 
 def _same_secret(given: str, expected: str) -> bool:
@@ -71,6 +72,7 @@ class TokenExchange:
                 channel_id=redeemed.channel_id,
                 customer_access_token=redeemed.access_token,
                 expires_at=redeemed.expires_at,
+                b2b_token=redeemed.b2b_token,
             )
 
     def _channel_secret(self, store: Store | None, channel: Channel | None) -> str | None:

@@ -20,6 +20,7 @@ from adapter.db.audit import AuditRecord, audit_columns
 from adapter.db.exchange_codes import ExchangeCodes
 from adapter.errors import NotAdmitted, UpstreamFailed
 from adapter.services import login_facts
+from adapter.services.b2b_membership import B2bMembership
 from adapter.services.channel_access import ChannelAccess
 from adapter.services.login_protocol import Landed
 from adapter.services.resolution import IdentityResolver, Resolution
@@ -53,6 +54,7 @@ class Landing:
         self._rt = runtime
         self._resolver = IdentityResolver(runtime)
         self._access = ChannelAccess(runtime)
+        self._b2b = B2bMembership(runtime)
 
     async def land(
         self,
@@ -66,6 +68,8 @@ class Landing:
         request_ip: str | None,
     ) -> Landed:
         login_facts.note(subject=identity.subject, email=identity.email)
+        # B2B first: a person whose company is unknown is refused before anything is written.
+        b2b_plan = await self._b2b.plan(store, connection, identity)
         if link is not None:
             # Channel access first: a refused link must write nothing.
             await self._access.ensure(store, connection, channel, link.customer_id)
@@ -90,6 +94,10 @@ class Landing:
             resolution.customer_id,
             just_created=resolution.how == "created",
         )
+        if b2b_plan is not None:
+            await self._b2b.join(
+                store, connection, channel.channel_id, identity, b2b_plan, resolution.customer_id
+            )
 
         server_side = channel.delivery == "access_token"
         token = mint_customer_login_jwt(
@@ -119,6 +127,14 @@ class Landing:
                     "GraphQL logged in another customer than the JWT named", code="graphql_error"
                 )
         code = None
+        b2b_token = None
+        if access is not None and b2b_plan is not None:
+            b2b_token = await self._rt.b2b_api(store).storefront_token(
+                customer_id=resolution.customer_id,
+                channel_id=channel.channel_id,
+                access_token=access.value,
+                expires_at=access.expires_at,
+            )
         if access is not None:
             async with self._rt.sessions.begin() as session:
                 code = await ExchangeCodes(session, self._rt.box, self._rt.clock).issue(
@@ -128,6 +144,7 @@ class Landing:
                     email=access.email,  # BigCommerce's address for the customer
                     access_token=access.value,
                     access_token_expires_at=access.expires_at,
+                    b2b_token=b2b_token,
                 )
         # The login and its audit event: one statement (one transaction on SQLite). Only then
         # is the shopper sent on, so no login goes unrecorded.

@@ -11,6 +11,7 @@ import certifi
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from adapter.bigcommerce.b2b import B2bEditionApi
 from adapter.bigcommerce.customers import CustomersApi
 from adapter.bigcommerce.transport import BigCommerceTransport, CallObserver, Sleep
 from adapter.clock import Clock, SystemClock
@@ -123,6 +124,21 @@ class Runtime:
             max_rate_limit_wait=self.settings.rate_limit_max_wait_seconds,
             sleep=self.sleep,
             observe=self.observe_bigcommerce,
+        )
+
+    def b2b_api(self, store: StoreRecord) -> B2bEditionApi:
+        """B2B Edition's API for a store that runs it."""
+        assert store.b2b is not None
+        return B2bEditionApi(
+            BigCommerceTransport(
+                self.bigcommerce_http,
+                api_token=store.b2b.api_token,
+                headers={"X-Store-Hash": store.store_hash},
+                max_rate_limit_wait=self.settings.rate_limit_max_wait_seconds,
+                sleep=self.sleep,
+                observe=self.observe_bigcommerce,
+            ),
+            api_base_url=store.b2b.api_base_url,
         )
 
     def customers_api(self, store: StoreRecord) -> CustomersApi:

@@ -453,16 +453,16 @@ async def exchange_code(request: Request) -> Response:
         customer_id=exchanged.customer_id,
         channel_id=exchanged.channel_id,
     )
-    return JSONResponse(
-        {
-            "customer_id": exchanged.customer_id,
-            "email": exchanged.email,
-            "channel_id": exchanged.channel_id,
-            "customer_access_token": exchanged.customer_access_token,
-            "expires_at": exchanged.expires_at,
-        },
-        headers={"Cache-Control": "no-store"},
-    )
+    answer: dict[str, Any] = {
+        "customer_id": exchanged.customer_id,
+        "email": exchanged.email,
+        "channel_id": exchanged.channel_id,
+        "customer_access_token": exchanged.customer_access_token,
+        "expires_at": exchanged.expires_at,
+    }
+    if exchanged.b2b_token is not None:
+        answer["b2b_token"] = exchanged.b2b_token  # B2B Edition's storefront token
+    return JSONResponse(answer, headers={"Cache-Control": "no-store"})
 
 
 # After the login routes are declared: including copies them, each with its own route class.

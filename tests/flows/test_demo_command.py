@@ -173,6 +173,25 @@ def test_demo_without_secret_key_walks_a_login_from_storefront_to_signed_in(demo
 
     assert page.status_code == 200
     assert "Signed in as customer #1, e-mail ada@example.com" in page.text
+    assert "B2B buyer" not in page.text
+
+    # The second demo user lands as a buyer of the B2B company Contoso.
+    with httpx.Client(follow_redirects=False, timeout=10) as browser:
+        [b2b_sign_in] = re.findall(
+            r'<a class=sso href="([^"]+)">Sign in as a Contoso buyer',
+            browser.get(demo.storefront).text,
+        )
+        start = browser.get(unescape(b2b_sign_in))
+        request = hidden_fields(browser.get(start.headers["location"]).text)
+        at_idp = browser.post(
+            f"{idp}/authorize", data={**request, "username": "grace", "password": "hopper"}
+        )
+        to_shop = browser.get(at_idp.headers["location"])
+        assert to_shop.status_code == 302, to_shop.text
+        into_session = browser.get(to_shop.headers["location"])
+        buyer_page = browser.get(into_session.headers["location"])
+    assert "e-mail grace@contoso.example" in buyer_page.text
+    assert "B2B buyer of Contoso, role senior buyer" in buyer_page.text
     assert demo.stop() == 0  # Ctrl+C, as the banner tells a person, ends it cleanly
 
 

@@ -16,8 +16,11 @@ EXCHANGE_SECRET = "exchange-secret-of-channel-2-" + "e" * 16
 RETURN_URL = "https://b2b.example.com/auth/sso?from=adapter"
 
 
-def headless_channels(world: World, **channel_2: Any) -> None:
+def headless_channels(world: World, store: dict[str, Any] | None = None, **channel_2: Any) -> None:
+    """Channel 2 headless with access_token delivery (overrides in `channel_2`), the store's
+    other fields overridden by `store`."""
     world.put_store(
+        **(store or {}),
         channels=[
             {
                 "channel_id": 1,
@@ -35,7 +38,7 @@ def headless_channels(world: World, **channel_2: Any) -> None:
                 "exchange_secret": EXCHANGE_SECRET,
                 **channel_2,
             },
-        ]
+        ],
     )
     world.put_connection(channel_ids=[1, 2])
 

@@ -120,6 +120,47 @@ def test_two_replicas_racing_on_a_first_login_make_one_customer_and_one_link(
     assert len(world.customers) == 1 and len(world.links()) == 1
 
 
+def test_people_of_a_new_b2b_company_on_two_replicas_make_one_company(
+    world: World, replicas: list[str]
+) -> None:
+    from tests.support.world import STORE_HASH
+
+    world.shop.b2b.enable(STORE_HASH)
+    world.put_store(b2b={"enabled": True, "api_base_url": f"{world.shop.base_url}/b2b"})
+    world.put_connection(b2b={"create_companies": True})
+    world.op.add_user("grace", "pw", email="grace@example.com", email_verified=True)
+    browsers = [world.browser(), world.browser()]
+    callbacks = []
+    for browser, replica, person in zip(browsers, replicas, ["ada", "grace"], strict=True):
+        start = browser.get(f"{replica}/sso/acme/okta/login", params={"login_hint": person})
+        callbacks.append(
+            _at(
+                browser.get(start.headers["location"]).headers["location"],
+                world.public_url,
+                replica,
+            )
+        )
+    answers: list[httpx.Response | None] = [None, None]
+
+    def finish(i: int) -> None:
+        answers[i] = browsers[i].get(callbacks[i])
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code for a in answers if a is not None] == [302, 302]
+    b2b = world.shop.b2b.stores[STORE_HASH]
+    assert [c["name"] for c in b2b.companies.values()] == ["example.com"]
+    (company_id,) = b2b.companies
+    assert sorted(u["email"] for u in b2b.users.values()) == [
+        "ada@example.com",
+        "grace@example.com",
+    ]
+    assert {u["companyId"] for u in b2b.users.values()} == {company_id}
+
+
 def test_bind_request_ip_uses_the_forwarded_address_from_a_trusted_proxy(world: World) -> None:
     world.put_store(bind_request_ip=True)
     port = _free_port()

@@ -64,6 +64,24 @@ async def test_rate_limited_read_waits_for_the_reset_time_then_succeeds(
     assert len(fake.requests) == 3
 
 
+@pytest.mark.parametrize(
+    ("header", "pause"),
+    [("0.397 s", 0.397), ("2", 2.0), ("soon", 1.0), ("nan s", 1.0)],
+    ids=["with_unit", "bare", "unreadable", "not_a_number"],
+)
+async def test_b2b_editions_reset_header_in_seconds_is_waited_out(
+    make_transport: MakeTransport, sleep: RecordedSleep, header: str, pause: float
+) -> None:
+    limited = httpx.Response(
+        429,
+        headers={"X-Request-Window-Resets-After": header},
+        json={"code": 429, "data": {}, "meta": {"message": "Too Many Requests"}},
+    )
+    fake = FakeBigCommerce(limited, ok())
+    assert (await (await make_transport(fake)).request("POST", URL, json={})).status == 200
+    assert sleep.delays == [pytest.approx(pause)]
+
+
 @pytest.mark.parametrize("reset_ms", [None, "soon"], ids=["missing", "unreadable"])
 async def test_rate_limit_without_a_usable_reset_header_pauses_one_second(
     make_transport: MakeTransport, sleep: RecordedSleep, reset_ms: str | None
