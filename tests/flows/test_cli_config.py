@@ -167,6 +167,44 @@ def test_apply_reports_a_changed_secret_without_printing_it(world: World, tmp_pa
     assert "second-secret-value" not in done.stdout + done.stderr
 
 
+def test_apply_sets_b2b_edition_with_its_token_from_the_environment(
+    world: World, tmp_path: Path
+) -> None:
+    env = {"TEST_CLIENT_SECRET": world.shop_store.client_secret, "TEST_B2B_TOKEN": "b2b-token-1"}
+    store_b2b = (
+        f"    api_base_url: {world.shop.base_url}\n"
+        "    b2b:\n"
+        "      enabled: true\n"
+        f"      api_base_url: {world.shop.base_url}/b2b\n"
+        "      api_token_env: TEST_B2B_TOKEN\n"
+    )
+    connection_b2b = (
+        "        channel_ids: [1]\n"
+        "        b2b:\n"
+        "          companies: [{key: example.com, company_id: 12}]\n"
+        "          default_role: ROLE\n"
+    )
+    text = apply_yaml(world).replace(f"    api_base_url: {world.shop.base_url}\n", store_b2b)
+    first = text.replace(
+        "        channel_ids: [1]\n", connection_b2b.replace("ROLE", "junior_buyer")
+    )
+    path = write(tmp_path, first)
+    done = cli(world, "apply", path, **env)
+    assert done.returncode == 0, done.stderr
+    store = world.admin().get("/stores/shop-eu").json()
+    assert store["b2b"] == {
+        "enabled": True,
+        "api_base_url": f"{world.shop.base_url}/b2b",
+        "has_own_api_token": True,
+    }
+    again = cli(world, "apply", path, **env)
+    assert again.stdout.splitlines()[-1] == "nothing to change", again.stdout
+    changed = text.replace("        channel_ids: [1]\n", connection_b2b.replace("ROLE", "admin"))
+    updated = cli(world, "apply", write(tmp_path, changed), **env)
+    assert "connection shop-eu/okta: updated b2b" in updated.stdout, updated.stdout
+    assert "b2b-token-1" not in updated.stdout + updated.stderr + done.stdout
+
+
 BAD_FILES = {
     "not_yaml": ("stores: [unclosed", "not valid YAML"),
     "no_stores_key": ("shops: {}", "exactly one key, 'stores'"),
