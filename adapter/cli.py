@@ -48,6 +48,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+KEEP_ALIVE_SECONDS = 75
+
+
 def _serve(args: argparse.Namespace, settings: Settings) -> None:
     import uvicorn
 
@@ -70,6 +73,10 @@ def _serve(args: argparse.Namespace, settings: Settings) -> None:
         forwarded_allow_ips=settings.trusted_proxies or None,
         # SIGTERM: stop accepting, let logins in flight finish.
         timeout_graceful_shutdown=30,
+        # An idle kept-alive connection stays open longer than a load balancer keeps its own
+        # (60 s on the common ones): closed first by the server, the balancer may send the
+        # next request onto it just as it closes, and the shopper gets the balancer's 502.
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         log_level=settings.log_level.lower(),
         # No handlers of uvicorn's own (plain text on stderr): its records go through ours,
         # configured above and again by the app factory in each worker process.

@@ -161,6 +161,21 @@ def test_people_of_a_new_b2b_company_on_two_replicas_make_one_company(
     assert {u["companyId"] for u in b2b.users.values()} == {company_id}
 
 
+def test_an_idle_kept_alive_connection_outlives_uvicorns_default(
+    world: World, replicas: list[str]
+) -> None:
+    # A balancer reuses idle connections for up to 60 s; uvicorn's default closes them after
+    # 5 s, and a request sent as one closes is lost (the balancer answers 502).
+    host, port = replicas[0].removeprefix("http://").split(":")
+    request = f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        for pause in (0.0, 6.5):
+            time.sleep(pause)
+            conn.sendall(request)
+            answer = conn.recv(65536)
+            assert answer.startswith(b"HTTP/1.1 200"), (pause, answer[:100])
+
+
 def test_bind_request_ip_uses_the_forwarded_address_from_a_trusted_proxy(world: World) -> None:
     world.put_store(bind_request_ip=True)
     port = _free_port()
