@@ -159,6 +159,54 @@ def cmd_token_revoke(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+SCIM_TOKEN_ACTOR = "cli:scim-token"  # noqa: S105 - an actor name, not a secret
+
+
+def _scim_tokens(work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work` with the admin service; an unknown store or connection is bad input."""
+    from adapter.errors import NotFound
+    from adapter.services.admin import AdminService
+
+    async def with_service(runtime: Runtime) -> T:
+        return await work(AdminService(runtime))
+
+    try:
+        return _run(with_service)
+    except NotFound as exc:
+        raise UsageError(exc.detail) from None
+
+
+def cmd_scim_token_create(args: argparse.Namespace) -> int:
+    made = _scim_tokens(
+        lambda admin: admin.create_scim_token(args.store, args.connection, SCIM_TOKEN_ACTOR)
+    )
+    print(made.token)
+    print(
+        f"SCIM token {made.id} of {args.store}/{args.connection}: shown once, stored only as "
+        "a hash",
+        file=sys.stderr,
+    )
+    return EXIT_OK
+
+
+def cmd_scim_token_list(args: argparse.Namespace) -> int:
+    tokens = _scim_tokens(lambda admin: admin.list_scim_tokens(args.store, args.connection))
+    for token in tokens:
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        print(f"{token.id}\tcreated {token.created_at:%Y-%m-%d %H:%M}\tlast used {used}")
+    return EXIT_OK
+
+
+def cmd_scim_token_revoke(args: argparse.Namespace) -> int:
+    _scim_tokens(
+        lambda admin: admin.revoke_scim_token(
+            args.store, args.connection, args.id, SCIM_TOKEN_ACTOR
+        )
+    )
+    print(f"SCIM token {args.id} of {args.store}/{args.connection} revoked")
+    return EXIT_OK
+
+
 def cmd_apply(args: argparse.Namespace) -> int:
     from adapter.services.apply import ApplyFileError, apply_file, parse_apply_file
 
@@ -253,6 +301,26 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = token_commands.add_parser("revoke", help="delete a token")
     revoke.add_argument("--name", required=True)
     revoke.set_defaults(handler=cmd_token_revoke)
+
+    scim = commands.add_parser(
+        "scim-token", help="manage the SCIM bearer tokens of a connection (one connection each)"
+    )
+    scim_commands = scim.add_subparsers(dest="scim_command", required=True, metavar="ACTION")
+    for action, helptext, handler in (
+        ("create", "make a token for the connection and print it once", cmd_scim_token_create),
+        (
+            "list",
+            "list the connection's tokens (ids and dates, never the tokens)",
+            cmd_scim_token_list,
+        ),
+        ("revoke", "revoke one of the connection's tokens", cmd_scim_token_revoke),
+    ):
+        sub = scim_commands.add_parser(action, help=helptext)
+        sub.add_argument("--store", required=True, help="the store's slug")
+        sub.add_argument("--connection", required=True, help="the connection's slug")
+        if action == "revoke":
+            sub.add_argument("--id", required=True, type=int, help="the token's id")
+        sub.set_defaults(handler=handler)
 
     rotate = commands.add_parser(
         "rotate-secrets",

@@ -292,6 +292,23 @@ class ConnectionView(BaseModel):
     updated_at: datetime
 
 
+class ScimTokenView(BaseModel):
+    id: int
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+class ScimTokenCreated(BaseModel):
+    id: int
+    # Shown this once: only its SHA-256 is kept.
+    token: str
+    created_at: datetime
+
+
+class ScimTokenList(BaseModel):
+    items: list[ScimTokenView]
+
+
 class ConnectionList(BaseModel):
     items: list[ConnectionView]
 

@@ -242,6 +242,21 @@ class AdminToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class ScimToken(Base):
+    """A SCIM bearer token of one connection: only its SHA-256 is kept, the token is shown
+    once; it authenticates that connection's SCIM endpoint and no other."""
+
+    __tablename__ = "scim_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class ExchangeCode(Base):
     """A one-time code for a headless storefront's backend to fetch a customer access token.
 

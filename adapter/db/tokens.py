@@ -17,7 +17,7 @@ from adapter.db.models import AdminToken
 
 SCOPES = ("stores:read", "stores:write", "links:read", "links:write", "events:read")
 # Actor names the adapter writes itself: a token may not pose as one of them.
-RESERVED_ACTORS = frozenset({"bootstrap", "cli:apply"})
+RESERVED_ACTORS = frozenset({"bootstrap", "cli:apply", "cli:scim-token"})
 TOKEN_PREFIX = "ssoa_"  # noqa: S105 - a prefix, not a secret
 
 

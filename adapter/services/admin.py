@@ -36,6 +36,7 @@ from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.intents import IntentRepository
 from adapter.db.links import LinkExists, LinkRepository
 from adapter.db.models import AuditEvent, Connection, Link, Store
+from adapter.db.scim_tokens import ScimTokens
 from adapter.errors import (
     AdapterError,
     BadRequest,
@@ -62,6 +63,8 @@ from adapter.schemas import (
     NewLink,
     OidcConnectionBody,
     SamlConnectionBody,
+    ScimTokenCreated,
+    ScimTokenView,
     StoreB2bView,
     StoreBody,
     StoreView,
@@ -409,6 +412,58 @@ class AdminService:
             if not await config.delete_connection(row.id, slug):
                 raise NotFound(f"connection {slug!r} does not exist", code="connection_not_found")
             self._audit(session, "connection.deleted", actor, store, connection_slug=slug)
+
+        await self._write(work)
+
+    # -- SCIM tokens -------------------------------------------------------------------------
+
+    async def _connection(self, session: AsyncSession, store: str, slug: str) -> Connection:
+        config = self._config(session)
+        row = await self._store(session, config, store)
+        connection = await config.connection_row(row.id, slug)
+        if connection is None:
+            raise NotFound(f"connection {slug!r} does not exist", code="connection_not_found")
+        return connection
+
+    async def create_scim_token(self, store: str, slug: str, actor: str) -> ScimTokenCreated:
+        async def work(session: AsyncSession) -> ScimTokenCreated:
+            connection = await self._connection(session, store, slug)
+            row, token = await ScimTokens(session, self._rt.clock).create(connection.id)
+            self._audit(
+                session,
+                "scim_token.created",
+                actor,
+                store,
+                connection_slug=slug,
+                details={"token_id": row.id},
+            )
+            return ScimTokenCreated(id=row.id, token=token, created_at=row.created_at)
+
+        return await self._write(work)
+
+    async def list_scim_tokens(self, store: str, slug: str) -> list[ScimTokenView]:
+        async def work(session: AsyncSession) -> list[ScimTokenView]:
+            connection = await self._connection(session, store, slug)
+            return [
+                ScimTokenView(id=t.id, created_at=t.created_at, last_used_at=t.last_used_at)
+                for t in await ScimTokens(session, self._rt.clock).list(connection.id)
+            ]
+
+        return await self._read(work)
+
+    async def revoke_scim_token(self, store: str, slug: str, token_id: int, actor: str) -> None:
+        async def work(session: AsyncSession) -> None:
+            connection = await self._connection(session, store, slug)
+            if not await ScimTokens(session, self._rt.clock).revoke(connection.id, token_id):
+                raise NotFound(f"SCIM token {token_id} does not exist", code="token_not_found")
+            self._audit(
+                session,
+                "scim_token.revoked",
+                actor,
+                store,
+                connection_slug=slug,
+                details={"token_id": token_id},
+            )
 
         await self._write(work)
 

@@ -24,6 +24,8 @@ from adapter.schemas import (
     LinkUpdate,
     LinkView,
     NewLink,
+    ScimTokenCreated,
+    ScimTokenList,
     StoreBody,
     StoreList,
     StoreView,
@@ -290,6 +292,49 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
         __: LinksRead,
     ) -> TestLoginAnswer:
         return await service.test_login(store, connection, body)
+
+    # -- SCIM tokens -------------------------------------------------------------------------
+
+    @app.post(
+        "/stores/{store}/connections/{connection}/scim-tokens",
+        response_model=ScimTokenCreated,
+        status_code=201,
+        responses=_errors(404),
+        tags=["connections"],
+        summary="Make a SCIM bearer token for this connection (the token is shown once)",
+    )
+    async def create_scim_token(
+        store: StoreSlug, connection: ConnectionSlug, who: StoresWrite
+    ) -> ScimTokenCreated:
+        return await service.create_scim_token(store, connection, who.name)
+
+    @app.get(
+        "/stores/{store}/connections/{connection}/scim-tokens",
+        response_model=ScimTokenList,
+        responses=_errors(404),
+        tags=["connections"],
+        summary="The connection's SCIM tokens, without the tokens themselves",
+    )
+    async def list_scim_tokens(
+        store: StoreSlug, connection: ConnectionSlug, _: StoresRead
+    ) -> ScimTokenList:
+        return ScimTokenList(items=await service.list_scim_tokens(store, connection))
+
+    @app.delete(
+        "/stores/{store}/connections/{connection}/scim-tokens/{token_id}",
+        status_code=204,
+        responses=_errors(404),
+        tags=["connections"],
+        summary="Revoke a SCIM token",
+    )
+    async def revoke_scim_token(
+        store: StoreSlug,
+        connection: ConnectionSlug,
+        token_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+        who: StoresWrite,
+    ) -> Response:
+        await service.revoke_scim_token(store, connection, token_id, who.name)
+        return Response(status_code=204)
 
     # -- links -------------------------------------------------------------------------------
 
