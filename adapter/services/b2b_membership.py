@@ -60,6 +60,25 @@ def _mismatch(detail: str) -> NotAdmitted:
     return NotAdmitted(detail, code="b2b_company_mismatch", public_message=MISMATCH_MESSAGE)
 
 
+def _event(
+    store: StoreRecord,
+    connection: ConnectionRecord,
+    identity: Identity,
+    customer_id: int,
+    kind: str,
+    details: dict[str, object],
+) -> AuditRecord:
+    return AuditRecord(
+        kind=kind,
+        outcome="success",
+        store_slug=store.slug,
+        connection_slug=connection.slug,
+        subject=identity.subject,
+        customer_id=customer_id,
+        details=dict(details),
+    )
+
+
 class B2bMembership:
     def __init__(self, runtime: Runtime):
         self._rt = runtime
@@ -81,10 +100,7 @@ class B2bMembership:
             raise _unknown(f"b2b: {exc}") from None
         company_id = mapped_company(b2b, key)
         if company_id is None:
-            async with self._rt.sessions() as session:
-                company_id = await B2bCompanies(session, self._rt.clock).company_for(
-                    connection.id, key
-                )
+            company_id = await self._remembered(connection.id, key)
         if company_id is None and not b2b.create_companies:
             raise _unknown("b2b: no company for this company key")
         return B2bPlan(key=key, company_id=company_id, role=chosen_role(identity, b2b))
@@ -236,10 +252,7 @@ class B2bMembership:
                 finally:
                     await self._release(held)
             await self._rt.sleep(COMPANY_POLL_SECONDS)
-            async with self._rt.sessions() as session:
-                found = await B2bCompanies(session, self._rt.clock).company_for(
-                    connection.id, plan.key
-                )
+            found = await self._remembered(connection.id, plan.key)
             if found is not None:
                 return found, False
             if self._rt.clock.now() > deadline:
@@ -261,8 +274,7 @@ class B2bMembership:
         email: str,
         channel_id: int,
     ) -> tuple[int, bool]:
-        async with self._rt.sessions() as session:
-            found = await B2bCompanies(session, self._rt.clock).company_for(connection.id, plan.key)
+        found = await self._remembered(connection.id, plan.key)
         if found is not None:
             return found, False
         # A creation whose answer was lost left the company behind: adopt it.
@@ -305,18 +317,22 @@ class B2bMembership:
             async with self._rt.sessions.begin() as session:
                 B2bCompanies(session, self._rt.clock).remember(connection.id, plan.key, company_id)
                 AuditLog(session, self._rt.clock).record(
-                    AuditRecord(
-                        kind=kind,
-                        outcome="success",
-                        store_slug=store.slug,
-                        connection_slug=connection.slug,
-                        subject=identity.subject,
-                        customer_id=customer_id,
-                        details={"company_id": company_id, "company_key": plan.key},
+                    _event(
+                        store,
+                        connection,
+                        identity,
+                        customer_id,
+                        kind,
+                        {"company_id": company_id, "company_key": plan.key},
                     )
                 )
         except IntegrityError:
             return
+
+    async def _remembered(self, connection_id: int, key: str) -> int | None:
+        """The company the adapter created (or adopted) for this key, if any."""
+        async with self._rt.sessions() as session:
+            return await B2bCompanies(session, self._rt.clock).company_for(connection_id, key)
 
     async def _release(self, claim: Claim) -> None:
         async with self._rt.sessions.begin() as session:
@@ -333,13 +349,5 @@ class B2bMembership:
     ) -> None:
         async with self._rt.sessions.begin() as session:
             AuditLog(session, self._rt.clock).record(
-                AuditRecord(
-                    kind=kind,
-                    outcome="success",
-                    store_slug=store.slug,
-                    connection_slug=connection.slug,
-                    subject=identity.subject,
-                    customer_id=customer_id,
-                    details=dict(details),
-                )
+                _event(store, connection, identity, customer_id, kind, details)
             )

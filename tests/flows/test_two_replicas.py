@@ -78,6 +78,29 @@ def _at(url: str, public_url: str, replica: str) -> str:
     return url.replace(public_url, replica)
 
 
+def _race(world: World, replicas: list[str], params: list[dict[str, str]]) -> list[httpx.Response]:
+    """One login per replica (with its `params`), taken to the IdP's redirect back; then both
+    callbacks at the same moment, each on its own replica. Their answers, in order."""
+    browsers = [world.browser() for _ in replicas]
+    callbacks = []
+    for browser, replica, query in zip(browsers, replicas, params, strict=True):
+        start = browser.get(f"{replica}/sso/acme/okta/login", params=query)
+        back = browser.get(start.headers["location"]).headers["location"]
+        callbacks.append(_at(back, world.public_url, replica))
+    answers: list[httpx.Response | None] = [None] * len(replicas)
+
+    def finish(i: int) -> None:
+        answers[i] = browsers[i].get(callbacks[i])
+
+    threads = [threading.Thread(target=finish, args=(i,)) for i in range(len(replicas))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(a is not None for a in answers)
+    return [a for a in answers if a is not None]
+
+
 def test_a_login_started_on_one_replica_finishes_on_the_other(
     world: World, replicas: list[str]
 ) -> None:
@@ -95,28 +118,8 @@ def test_two_replicas_racing_on_a_first_login_make_one_customer_and_one_link(
     world: World, replicas: list[str]
 ) -> None:
     world.shop.create_delay = 0.5
-    browsers = [world.browser(), world.browser()]
-    callbacks = []
-    for browser, replica in zip(browsers, replicas, strict=True):
-        start = browser.get(f"{replica}/sso/acme/okta/login")
-        callbacks.append(
-            _at(
-                browser.get(start.headers["location"]).headers["location"],
-                world.public_url,
-                replica,
-            )
-        )
-    answers: list[httpx.Response | None] = [None, None]
-
-    def finish(i: int) -> None:
-        answers[i] = browsers[i].get(callbacks[i])
-
-    threads = [threading.Thread(target=finish, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [a.status_code for a in answers if a is not None] == [302, 302]
+    answers = _race(world, replicas, [{}, {}])
+    assert [a.status_code for a in answers] == [302, 302]
     assert len(world.customers) == 1 and len(world.links()) == 1
 
 
@@ -129,28 +132,8 @@ def test_people_of_a_new_b2b_company_on_two_replicas_make_one_company(
     world.put_store(b2b={"enabled": True, "api_base_url": f"{world.shop.base_url}/b2b"})
     world.put_connection(b2b={"create_companies": True})
     world.op.add_user("grace", "pw", email="grace@example.com", email_verified=True)
-    browsers = [world.browser(), world.browser()]
-    callbacks = []
-    for browser, replica, person in zip(browsers, replicas, ["ada", "grace"], strict=True):
-        start = browser.get(f"{replica}/sso/acme/okta/login", params={"login_hint": person})
-        callbacks.append(
-            _at(
-                browser.get(start.headers["location"]).headers["location"],
-                world.public_url,
-                replica,
-            )
-        )
-    answers: list[httpx.Response | None] = [None, None]
-
-    def finish(i: int) -> None:
-        answers[i] = browsers[i].get(callbacks[i])
-
-    threads = [threading.Thread(target=finish, args=(i,)) for i in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert [a.status_code for a in answers if a is not None] == [302, 302]
+    answers = _race(world, replicas, [{"login_hint": "ada"}, {"login_hint": "grace"}])
+    assert [a.status_code for a in answers] == [302, 302]
     b2b = world.shop.b2b.stores[STORE_HASH]
     assert [c["name"] for c in b2b.companies.values()] == ["example.com"]
     (company_id,) = b2b.companies

@@ -141,27 +141,26 @@ def test_an_element_saml_does_not_know_is_refused_even_where_unsigned(pair: Pair
         pair.verify(edited, request_id)
 
 
-def test_an_encrypted_nameid_is_read_once_its_signature_verified(pair: Pair) -> None:
+def _with_encrypted_name_id(pair: Pair, certificate: str) -> tuple[str, str]:
+    """A signed response whose NameID is encrypted to `certificate`, signed again after."""
     request_id, xml = pair.respond(sign_response=True, sign_assertion=False)
     root = etree.fromstring(xml.encode())
     name_id = root.find(f".//{{{SAML}}}NameID")
     assert name_id is not None
     wrapper = etree.Element(f"{{{SAML}}}EncryptedID")
     name_id.addprevious(wrapper)
-    wrapper.append(encrypt_for(pair.certificate, name_id))
-    edited = pair.idp.resign(etree.tostring(root).decode())
+    wrapper.append(encrypt_for(certificate, name_id))
+    return request_id, pair.idp.resign(etree.tostring(root).decode())
+
+
+def test_an_encrypted_nameid_is_read_once_its_signature_verified(pair: Pair) -> None:
+    request_id, edited = _with_encrypted_name_id(pair, pair.certificate)
     assert "ada-persistent-0001" not in edited
     assert pair.verify(edited, request_id) == "ada-persistent-0001"
 
 
 def test_an_encrypted_nameid_that_does_not_decrypt_is_refused(pair: Pair) -> None:
-    request_id, xml = pair.respond(sign_response=True, sign_assertion=False)
-    root = etree.fromstring(xml.encode())
-    name_id = root.find(f".//{{{SAML}}}NameID")
-    assert name_id is not None
-    wrapper = etree.Element(f"{{{SAML}}}EncryptedID")
-    name_id.addprevious(wrapper)
     _, someone_else = self_signed("other.example.test")
-    wrapper.append(encrypt_for(someone_else, name_id))
+    request_id, edited = _with_encrypted_name_id(pair, someone_else)
     with _refused("decryption failed"):
-        pair.verify(pair.idp.resign(etree.tostring(root).decode()), request_id)
+        pair.verify(edited, request_id)
