@@ -144,6 +144,31 @@ def test_people_of_a_new_b2b_company_on_two_replicas_make_one_company(
     assert {u["companyId"] for u in b2b.users.values()} == {company_id}
 
 
+def _one_response(conn: socket.socket) -> bytes:
+    """One whole HTTP/1.1 response (headers, then Content-Length bytes of body)."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def test_an_idle_kept_alive_connection_outlives_uvicorns_default(
     world: World, replicas: list[str]
 ) -> None:
@@ -155,7 +180,7 @@ def test_an_idle_kept_alive_connection_outlives_uvicorns_default(
         for pause in (0.0, 6.5):
             time.sleep(pause)
             conn.sendall(request)
-            answer = conn.recv(65536)
+            answer = _one_response(conn)
             assert answer.startswith(b"HTTP/1.1 200"), (pause, answer[:100])
 
 
