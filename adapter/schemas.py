@@ -148,6 +148,46 @@ class ConnectionB2bBody(_Body):
         return self
 
 
+DeactivationAction = Literal[
+    "block", "customer_group", "remove_channels", "b2b_deactivate", "delete_customer"
+]
+
+
+class ConnectionScimBody(_Body):
+    """What the connection's SCIM endpoint does with the people the IdP provisions."""
+
+    subject_attribute: Literal["externalId", "userName"] = Field(
+        default="externalId",
+        description="the SCIM attribute that carries the login subject",
+    )
+    provision_customers: bool = Field(
+        default=False,
+        description="an active user gets their BigCommerce customer and link at once",
+    )
+    on_deactivate: list[DeactivationAction] = Field(
+        default_factory=lambda: list[DeactivationAction](["block"]),
+        max_length=5,
+        description="what deactivation does; `block` is always done",
+    )
+    deactivated_customer_group_id: GroupId | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ConnectionScimBody:
+        if len(set(self.on_deactivate)) != len(self.on_deactivate):
+            raise ValueError("on_deactivate lists an action twice")
+        if "block" not in self.on_deactivate:
+            self.on_deactivate = ["block", *self.on_deactivate]
+        wants_group = "customer_group" in self.on_deactivate
+        if wants_group != (self.deactivated_customer_group_id is not None):
+            raise ValueError(
+                "deactivated_customer_group_id goes with the customer_group action, "
+                "and only with it"
+            )
+        if "delete_customer" in self.on_deactivate and len(self.on_deactivate) > 2:
+            raise ValueError("delete_customer goes with block alone")
+        return self
+
+
 class _ConnectionCommon(_Body):
     channel_ids: list[ChannelId] = Field(min_length=1)
     create_customers: bool = True
@@ -163,6 +203,7 @@ class _ConnectionCommon(_Body):
     # link, create or update a customer: that would let an IdP user pre-claim someone's account.
     email_verified: bool = False
     b2b: ConnectionB2bBody | None = None
+    scim: ConnectionScimBody | None = None
 
 
 class OidcConnectionBody(_ConnectionCommon):

@@ -126,6 +126,16 @@ class B2bEditionApi:
         if answer.status != 200:
             raise answer.failure("role change")
 
+    async def delete_user(self, user_id: int) -> bool:
+        """Take the user out of their company (B2B Edition has no inactive user). False when
+        B2B Edition keeps them: a company's last user cannot be deleted."""
+        answer = await self._transport.request("DELETE", f"{self._io}/users/{user_id}")
+        if answer.status in (200, 204, 404):
+            return True
+        if answer.status == 422:
+            return False
+        raise answer.failure("user deletion")
+
     async def company_named(self, name: str) -> int | None:
         """The company whose name is exactly `name` (B2B Edition's `q` matches partially)."""
         answer = await self._transport.request(

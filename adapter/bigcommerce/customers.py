@@ -179,6 +179,14 @@ class CustomersApi:
         if answer.status not in (200, 201):
             raise answer.failure("customer update")
 
+    async def delete(self, customer_id: int) -> None:
+        """Delete the customer (BigCommerce keeps their orders)."""
+        answer = await self._transport.request(
+            "DELETE", self._base, params={"id:in": str(customer_id)}
+        )
+        if answer.status not in (200, 204):
+            raise answer.failure("customer deletion")
+
     async def add_channels(self, customer: Customer, channel_ids: Sequence[int]) -> None:
         current = list(customer.channel_ids or ())
         await self.update(customer.id, {"channel_ids": sorted({*current, *channel_ids})})

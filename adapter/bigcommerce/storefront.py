@@ -25,7 +25,12 @@ from adapter.core.destinations import default_graphql_url
 from adapter.errors import UpstreamFailed
 from adapter.outbound import read_capped
 
-__all__ = ["CustomerAccessToken", "default_graphql_url", "login_with_customer_login_jwt"]
+__all__ = [
+    "CustomerAccessToken",
+    "default_graphql_url",
+    "end_customer_session",
+    "login_with_customer_login_jwt",
+]
 
 MAX_RESPONSE_BYTES = 256 * 1024
 LOGIN_MUTATION = """
@@ -94,3 +99,53 @@ async def login_with_customer_login_jwt(
         value=token["value"],
         expires_at=token.get("expiresAt"),
     )
+
+
+LOGOUT_MUTATION = "mutation Logout { logout { result } }"
+
+
+async def end_customer_session(
+    http: httpx.AsyncClient, *, graphql_url: str, storefront_token: str, customer_access_token: str
+) -> bool:
+    """Invalidate a customer access token (GraphQL `logout` with the token in
+    X-Bc-Customer-Access-Token). True when it was ended, False when BigCommerce no longer
+    knew it (expired or ended before): either way it signs nobody in any more."""
+    response = await read_capped(
+        http,
+        "POST",
+        graphql_url,
+        what="storefront GraphQL logout",
+        max_bytes=MAX_RESPONSE_BYTES,
+        unreachable_code="bigcommerce_unavailable",
+        too_large_code="graphql_error",
+        json={"query": LOGOUT_MUTATION},
+        headers={
+            "Authorization": f"Bearer {storefront_token}",
+            "X-Bc-Customer-Access-Token": customer_access_token,
+            "Accept": "application/json",
+        },
+    )
+    if response.status_code in (401, 403):
+        raise UpstreamFailed(
+            f"storefront GraphQL refused the storefront token: HTTP {response.status_code}",
+            code="storefront_token_refused",
+        )
+    try:
+        document: Any = json.loads(response.content)
+    except ValueError:
+        document = None
+    if response.status_code != 200 or not isinstance(document, dict):
+        raise UpstreamFailed(
+            f"storefront GraphQL logout: HTTP {response.status_code}", code="graphql_error"
+        )
+    errors = document.get("errors")
+    if errors:
+        text = json.dumps(errors)[:300]
+        if (
+            "INVALID_CUSTOMER_ACCESS_TOKEN" in text
+            or "invalid customer access token" in text.lower()
+        ):
+            return False
+        raise UpstreamFailed(f"storefront GraphQL logout error: {text}", code="graphql_error")
+    result = ((document.get("data") or {}).get("logout") or {}).get("result")
+    return isinstance(result, str)

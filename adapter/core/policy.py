@@ -51,6 +51,24 @@ class B2bPolicy:
     default_role: Literal["admin", "senior_buyer", "junior_buyer"] = "junior_buyer"
 
 
+DeactivationAction = Literal[
+    "block", "customer_group", "remove_channels", "b2b_deactivate", "delete_customer"
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProvisioningPolicy:
+    """What the connection's SCIM endpoint does with the people an IdP provisions."""
+
+    # The SCIM attribute that carries the login subject.
+    subject_attribute: Literal["externalId", "userName"] = "externalId"
+    # An active user gets their customer and link at once, not at their first login.
+    provision_customers: bool = False
+    # `block` is always among them.
+    on_deactivate: tuple[DeactivationAction, ...] = ("block",)
+    deactivated_customer_group_id: int | None = None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConnectionPolicy:
     """What every connection decides, whatever its protocol."""
@@ -68,6 +86,9 @@ class ConnectionPolicy:
     email_verified: bool = False
     # B2B Edition: where its people land as buyers (None: plain customers).
     b2b: B2bPolicy | None = None
+    # SCIM provisioning (None: the connection has no SCIM endpoint settings; tokens still work
+    # with the defaults).
+    scim: ProvisioningPolicy | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

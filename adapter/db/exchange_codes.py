@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.clock import Clock
 from adapter.core.secretbox import SecretBox
-from adapter.db.models import ExchangeCode
+from adapter.db.models import ExchangeCode, IssuedCustomerToken
 
 CODE_TTL_SECONDS = 60
 
@@ -98,7 +98,49 @@ class ExchangeCodes:
             else self._box.open(row.b2b_token_sealed, context=f"exchange-b2b:{code_hash}"),
         )
 
-    async def purge_expired(self) -> None:
-        await self._session.execute(
-            delete(ExchangeCode).where(ExchangeCode.expires_at <= self._now())
+    def remember_access_token(
+        self,
+        *,
+        store_id: int,
+        channel_id: int,
+        customer_id: int,
+        token: str,
+        expires_at: str | None,
+    ) -> None:
+        """Keep a customer access token handed to a headless storefront, sealed, until it
+        expires: a deprovisioning of its customer ends it (GraphQL `logout`)."""
+        self._session.add(
+            IssuedCustomerToken(
+                store_id=store_id,
+                channel_id=channel_id,
+                customer_id=customer_id,
+                token_sealed=self._box.seal(
+                    token, context=issued_token_context(store_id, customer_id)
+                ),
+                expires_at=_expiry(expires_at, self._now()),
+            )
         )
+
+    async def purge_expired(self) -> None:
+        now = self._now()
+        await self._session.execute(delete(ExchangeCode).where(ExchangeCode.expires_at <= now))
+        await self._session.execute(
+            delete(IssuedCustomerToken).where(IssuedCustomerToken.expires_at <= now)
+        )
+
+
+def issued_token_context(store_id: int, customer_id: int) -> str:
+    return f"issued-token:{store_id}:{customer_id}"
+
+
+def _expiry(expires_at: str | None, now: datetime) -> datetime:
+    """BigCommerce's `expiresAt`; a day from now when it gives none or one that does not
+    read (its tokens last a day by default)."""
+    if expires_at:
+        try:
+            parsed = datetime.fromisoformat(expires_at.replace("Z", "+00:00"))
+        except ValueError:
+            parsed = None
+        if parsed is not None and parsed.tzinfo is not None:
+            return parsed.astimezone(UTC)
+    return now + timedelta(days=1)

@@ -257,6 +257,104 @@ class ScimToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class ScimUser(Base):
+    """A user the IdP provisioned through a connection's SCIM endpoint, as SCIM sees it.
+
+    `resource` is the SCIM representation as last written (without id, meta and groups);
+    the columns beside it are what is searched and what the login and BigCommerce effects
+    read. `subject` is the login subject `subject_attribute` gives (None when the user lacks
+    that attribute)."""
+
+    __tablename__ = "scim_users"
+    __table_args__ = (
+        UniqueConstraint("connection_id", "user_name_key"),
+        UniqueConstraint("connection_id", "subject"),
+        Index("ix_scim_users_connection_id_external_id", "connection_id", "external_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    user_name: Mapped[str] = mapped_column(String(512))
+    # userName compares case-insensitively (RFC 7643 section 4.1.1).
+    user_name_key: Mapped[str] = mapped_column(String(512))
+    external_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    subject: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    resource: Mapped[dict[str, Any]] = mapped_column(JSON)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScimGroup(Base):
+    """A group the IdP pushed through a connection's SCIM endpoint; members in
+    `scim_group_members`."""
+
+    __tablename__ = "scim_groups"
+    __table_args__ = (UniqueConstraint("connection_id", "display_name_key"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    connection_id: Mapped[int] = mapped_column(ForeignKey("connections.id", ondelete="CASCADE"))
+    display_name: Mapped[str] = mapped_column(String(512))
+    display_name_key: Mapped[str] = mapped_column(String(512))
+    external_id: Mapped[str | None] = mapped_column(String(512), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScimGroupMember(Base):
+    __tablename__ = "scim_group_members"
+    __table_args__ = (Index("ix_scim_group_members_user_id", "user_id"),)
+
+    group_id: Mapped[str] = mapped_column(
+        ForeignKey("scim_groups.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("scim_users.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class BlockedSubject(Base):
+    """A subject the IdP deprovisioned: every login and headless code exchange of it is
+    refused while this row exists. It outlives the SCIM user (a DELETE keeps the block).
+
+    `customer_id` is the linked customer when the block was made; `undo` holds what the
+    deactivation changed at BigCommerce, to be restored on reactivation; `settled` says the
+    connection's BigCommerce actions were all carried out (a retry finishes them)."""
+
+    __tablename__ = "blocked_subjects"
+    __table_args__ = (Index("ix_blocked_subjects_store_id_customer_id", "store_id", "customer_id"),)
+
+    connection_id: Mapped[int] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    subject: Mapped[str] = mapped_column(String(512), primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    customer_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    undo: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    settled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class IssuedCustomerToken(Base):
+    """A customer access token the adapter obtained for a headless storefront, kept sealed
+    until it expires so that a deprovisioning can end it (GraphQL `logout`)."""
+
+    __tablename__ = "issued_customer_tokens"
+    __table_args__ = (
+        Index("ix_issued_customer_tokens_store_id_customer_id", "store_id", "customer_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(Integer)
+    customer_id: Mapped[int] = mapped_column(BigInteger)
+    token_sealed: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
 class ExchangeCode(Base):
     """A one-time code for a headless storefront's backend to fetch a customer access token.
 

@@ -236,6 +236,8 @@ class B2bEditionEmulator:
             return _envelope(200, user, "Success")
         if parts[:4] == ["api", "v3", "io", "users"] and len(parts) == 5 and method == "PUT":
             return self._update_user(b2b, parts[4], body)
+        if parts[:4] == ["api", "v3", "io", "users"] and len(parts) == 5 and method == "DELETE":
+            return self._delete_user(b2b, parts[4])
         if parts == ["api", "io", "auth", "customers", "storefront"] and method == "POST":
             return self._storefront_token(store, b2b, body)
         return _refusal(404, "This resource is not found.")
@@ -336,6 +338,18 @@ class B2bEditionEmulator:
         user_id = self._make_user(b2b, body["companyId"], customer, role, custom)
         return _envelope(200, {"userId": user_id, "bcId": customer["id"]}, "Success")
 
+    def _delete_user(self, b2b: B2bStore, user_id: str) -> Response:
+        """user.yaml: the user leaves the company (the BigCommerce customer stays); a
+        company's last user cannot be deleted (422)."""
+        user = b2b.users.get(int(user_id) if user_id.isdigit() else -1)
+        if user is None:
+            return _refusal(404, "Not Found Error", "User matching query does not exist.")
+        others = [u for u in b2b.users.values() if u["companyId"] == user["companyId"]]
+        if len(others) == 1:
+            return _refusal(422, "The last user of a company cannot be deleted.")
+        del b2b.users[user["id"]]
+        return _envelope(200, {}, "Success")
+
     def _update_user(self, b2b: B2bStore, user_id: str, body: dict[str, Any]) -> Response:
         user = b2b.users.get(int(user_id) if user_id.isdigit() else -1)
         if user is None:
@@ -373,4 +387,4 @@ class B2bEditionEmulator:
         return _envelope(200, {"token": [token]})
 
     def routes(self) -> list[Route]:
-        return [Route("/b2b/{rest:path}", self.handle, methods=["GET", "POST", "PUT"])]
+        return [Route("/b2b/{rest:path}", self.handle, methods=["GET", "POST", "PUT", "DELETE"])]

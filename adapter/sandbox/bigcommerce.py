@@ -118,6 +118,8 @@ class BigCommerceEmulator:
         # status the call really had).
         self.lost_answers: list[tuple[str, str, int]] = []
         self.rejections: list[Rejection] = []
+        # Customer access tokens ended by the GraphQL logout mutation.
+        self.logouts: list[str] = []
         self.acceptances: list[Acceptance] = []
         self.create_delay: float = 0.0
         # Create calls received and not yet answered (a load test kills a replica meanwhile).
@@ -238,7 +240,12 @@ class BigCommerceEmulator:
                 status_code=fault.status,
                 headers=fault.headers,
             )
-        handler = {"GET": self._list, "POST": self._create, "PUT": self._update}[method]
+        handler = {
+            "GET": self._list,
+            "POST": self._create,
+            "PUT": self._update,
+            "DELETE": self._delete,
+        }[method]
         self.creations_in_flight += method == "POST"
         try:
             response = await handler(store, request)
@@ -320,11 +327,29 @@ class BigCommerceEmulator:
                 for c in store.customers.values()
             ):
                 return JSONResponse({"status": 422, "title": "Email already in use"}, 422)
+            if item.get("channel_ids") == []:
+                # customers.v3.yml: "This array cannot be empty."
+                return JSONResponse({"status": 422, "title": "channel_ids cannot be empty"}, 422)
             for key in ("email", "first_name", "last_name", "customer_group_id", "channel_ids"):
                 if key in item:
                     customer[key] = item[key]
             updated.append(customer)
         return JSONResponse({"data": updated, "meta": {}})
+
+    async def _delete(self, store: EmulatedStore, request: Request) -> Response:
+        """customers.v3.yml: `id:in` names the customers; 204 whether or not they existed."""
+        raw = request.query_params.get("id:in")
+        if raw is None:
+            return Response(status_code=204)
+        ids = [i for i in raw.split(",") if i]
+        if not ids or not all(i.isdigit() for i in ids):
+            return JSONResponse({"status": 422, "title": "Invalid id:in"}, 422)
+        for customer_id in ids:
+            store.customers.pop(int(customer_id), None)
+            for token, holder in list(store.access_tokens.items()):
+                if holder == int(customer_id):
+                    del store.access_tokens[token]
+        return Response(status_code=204)
 
     async def channel_settings(self, request: Request) -> Response:
         store = self.stores.get(request.path_params["store_hash"])
@@ -356,7 +381,27 @@ class BigCommerceEmulator:
         if token in store.tokens_without_customer_scope:
             return error("Token does not have the required scope: customer")
         body = await request.json()
-        if "loginWithCustomerLoginJwt" not in str(body.get("query", "")):
+        query = str(body.get("query", ""))
+        if "logout" in query and "loginWithCustomerLoginJwt" not in query:
+            # graphql-storefront.mdx: the customer access token sent with the logout mutation
+            # is invalidated.
+            customer_token = request.headers.get("x-bc-customer-access-token", "")
+            if customer_token not in store.access_tokens:
+                return JSONResponse(
+                    {
+                        "data": None,
+                        "errors": [
+                            {
+                                "message": "Invalid customer access token",
+                                "extensions": {"code": "INVALID_CUSTOMER_ACCESS_TOKEN"},
+                            }
+                        ],
+                    }
+                )
+            del store.access_tokens[customer_token]
+            self.logouts.append(customer_token)
+            return JSONResponse({"data": {"logout": {"result": "success"}}})
+        if "loginWithCustomerLoginJwt" not in query:
             return error("Unsupported operation")
         jwt_value = (body.get("variables") or {}).get("jwt", "")
         try:
@@ -511,7 +556,7 @@ class BigCommerceEmulator:
                 Route(
                     "/stores/{store_hash}/v3/customers",
                     self.customers,
-                    methods=["GET", "POST", "PUT"],
+                    methods=["GET", "POST", "PUT", "DELETE"],
                 ),
                 Route(
                     "/stores/{store_hash}/v3/customers/settings/channels/{channel_id:int}",

@@ -113,7 +113,11 @@ class B2bMembership:
         identity: Identity,
         plan: B2bPlan,
         customer_id: int,
+        *,
+        write_role: bool = False,
     ) -> None:
+        """Make the customer a user of the plan's company. `write_role`: write a changed role
+        back whatever `profile_sync` says (a SCIM group change)."""
         b2b = connection.settings.b2b
         assert b2b is not None
         api = self._rt.b2b_api(store)
@@ -136,7 +140,8 @@ class B2bMembership:
                     )
             if company_id is None or user.company_id != company_id:
                 raise _mismatch("b2b: a user of another company")
-            if connection.settings.profile_sync == "every_login" and user.role != plan.role:
+            rewrite = write_role or connection.settings.profile_sync == "every_login"
+            if rewrite and user.role != plan.role:
                 await api.set_role(user.user_id, plan.role)
                 await self._audit(
                     store,

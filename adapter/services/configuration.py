@@ -28,6 +28,7 @@ from adapter.core.policy import (
     CompanyRule,
     GroupRule,
     OidcPolicy,
+    ProvisioningPolicy,
     RoleRule,
     SamlPolicy,
 )
@@ -48,6 +49,7 @@ from adapter.saml.keys import self_signed_pair
 from adapter.schemas import (
     ChannelBody,
     ConnectionB2bBody,
+    ConnectionScimBody,
     OidcConnectionBody,
     SamlConnectionBody,
     StoreBody,
@@ -71,6 +73,15 @@ def b2b_policy_from_body(body: ConnectionB2bBody) -> B2bPolicy:
     )
 
 
+def provisioning_policy_from_body(body: ConnectionScimBody) -> ProvisioningPolicy:
+    return ProvisioningPolicy(
+        subject_attribute=body.subject_attribute,
+        provision_customers=body.provision_customers,
+        on_deactivate=tuple(body.on_deactivate),
+        deactivated_customer_group_id=body.deactivated_customer_group_id,
+    )
+
+
 def policy_from_body(body: OidcConnectionBody | SamlConnectionBody) -> OidcPolicy | SamlPolicy:
     common: dict[str, Any] = {
         "channel_ids": tuple(body.channel_ids),
@@ -85,6 +96,7 @@ def policy_from_body(body: OidcConnectionBody | SamlConnectionBody) -> OidcPolic
         "add_channel_to_customer": body.add_channel_to_customer,
         "email_verified": body.email_verified,
         "b2b": None if body.b2b is None else b2b_policy_from_body(body.b2b),
+        "scim": None if body.scim is None else provisioning_policy_from_body(body.scim),
     }
     if isinstance(body, OidcConnectionBody):
         return OidcPolicy(

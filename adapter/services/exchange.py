@@ -12,7 +12,9 @@ from sqlalchemy.orm import selectinload
 
 from adapter.db.exchange_codes import ExchangeCodes
 from adapter.db.models import Channel, Store
+from adapter.db.scim_directory import ScimDirectory
 from adapter.errors import BadRequest, NotVerified
+from adapter.services.resolution import deprovisioned
 from adapter.services.runtime import Runtime
 
 
@@ -61,6 +63,11 @@ class TokenExchange:
                 raise NotVerified(
                     "exchange secret does not match the code's channel", code="invalid_secret"
                 )
+            if await ScimDirectory(session, self._rt.clock).customer_blocked(
+                row.store_id, row.customer_id
+            ):
+                # The IdP deprovisioned the person after the code was made.
+                raise deprovisioned()
             redeemed = await codes.redeem(code)
             if redeemed is None:
                 raise BadRequest("code used concurrently", code="invalid_code")

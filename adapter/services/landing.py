@@ -137,7 +137,15 @@ class Landing:
             )
         if access is not None:
             async with self._rt.sessions.begin() as session:
-                code = await ExchangeCodes(session, self._rt.box, self._rt.clock).issue(
+                codes = ExchangeCodes(session, self._rt.box, self._rt.clock)
+                codes.remember_access_token(
+                    store_id=store.id,
+                    channel_id=channel.channel_id,
+                    customer_id=resolution.customer_id,
+                    token=access.value,
+                    expires_at=access.expires_at,
+                )
+                code = await codes.issue(
                     store_id=store.id,
                     channel_id=channel.channel_id,
                     customer_id=resolution.customer_id,

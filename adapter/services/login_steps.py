@@ -11,6 +11,7 @@ from adapter.core.current_customer import CurrentCustomer, verify_current_custom
 from adapter.core.login_state import InFlight
 from adapter.core.policy import OidcPolicy
 from adapter.core.records import ChannelRecord, ConnectionRecord, StoreRecord
+from adapter.db.exchange_codes import ExchangeCodes
 from adapter.db.intents import IntentRepository
 from adapter.db.ledger import Ledger
 from adapter.db.login_states import LoginStates, LoginStateTable, PendingLogin
@@ -202,3 +203,4 @@ class LoginSteps:
             await LoginStateTable(session, self._rt.clock).purge_expired()
             await Ledger(session, self._rt.box, self._rt.clock).purge_expired()
             await IntentRepository(session, self._rt.clock).purge_expired()
+            await ExchangeCodes(session, self._rt.box, self._rt.clock).purge_expired()

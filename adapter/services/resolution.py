@@ -115,6 +115,17 @@ def candidate(customer: Customer, linked_elsewhere: bool) -> Candidate:
     )
 
 
+def deprovisioned() -> NotAdmitted:
+    return NotAdmitted(
+        "the IdP deprovisioned this subject",
+        code="deprovisioned",
+        public_message=(
+            "Your company account no longer has access to this store. "
+            "Please ask your administrator if you think this is a mistake."
+        ),
+    )
+
+
 def refusal_error(refused: Refuse) -> NotAdmitted:
     """The decision's refusal as the error the web layer renders."""
     return NotAdmitted(refused.message, code=refused.code, public_message=refused.public_message)
@@ -135,7 +146,11 @@ class IdentityResolver:
         self._unreleased: list[Claim] = []
 
     async def _find_link(self, connection: ConnectionRecord, subject: str) -> Resolution | None:
-        link = await self._rt.login_store.find_link(connection.id, subject)
+        """The subject's link; refused if the IdP deprovisioned the subject (SCIM)."""
+        found = await self._rt.login_store.find_link(connection.id, subject)
+        if found.blocked:
+            raise deprovisioned()
+        link = found.link
         return None if link is None else Resolution(link.customer_id, link.link_id, "link")
 
     async def resolve(
@@ -215,6 +230,8 @@ class IdentityResolver:
     ) -> Resolution:
         """Link the subject to the customer the storefront vouched for, or refuse with
         nothing written."""
+        if (await self._rt.login_store.find_link(connection.id, identity.subject)).blocked:
+            raise deprovisioned()
         async with self._rt.sessions.begin() as session:
             links = LinkRepository(session, self._rt.clock)
             existing = await links.find(connection.id, identity.subject)

@@ -27,11 +27,13 @@ from adapter.services.oidc_login import OidcLogin
 from adapter.services.readiness import known_revisions
 from adapter.services.runtime import Runtime
 from adapter.services.saml_login import SamlLogin
+from adapter.services.scim_directory import ScimService
 from adapter.web import health, sso
 from adapter.web.admin.app import create_admin_app
 from adapter.web.metrics import Metrics
 from adapter.web.metrics import router as metrics_router
 from adapter.web.pages import error_response
+from adapter.web.scim import create_scim_app
 
 log = get_logger("adapter.web")
 
@@ -100,6 +102,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(metrics_router)
     app.include_router(sso.router)
     app.mount("/admin/v1", create_admin_app(runtime))
+    app.mount("/scim/v2", create_scim_app(ScimService(runtime, steps)))
     app.add_middleware(RequestIdMiddleware)
     return app
 

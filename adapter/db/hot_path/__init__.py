@@ -48,6 +48,14 @@ class FoundLink:
 
 
 @dataclass(frozen=True)
+class LinkLookup:
+    """A subject's link, if any, and whether the IdP deprovisioned the subject."""
+
+    link: FoundLink | None
+    blocked: bool
+
+
+@dataclass(frozen=True)
 class ClaimRow:
     """A one-time value to claim in the ledger (see `adapter.db.ledger`)."""
 
@@ -63,7 +71,7 @@ class LoginStore(Protocol):
     async def take_state(self, key_hash: str) -> StateRow | None:
         """The row, deleted in the same statement: of two takers, one gets it."""
 
-    async def find_link(self, connection_id: int, subject: str) -> FoundLink | None: ...
+    async def find_link(self, connection_id: int, subject: str) -> LinkLookup: ...
 
     async def record_login(
         self, link_id: int, email: str | None, now: datetime, audit: dict[str, Any]

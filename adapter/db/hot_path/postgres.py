@@ -19,7 +19,7 @@ import asyncpg
 from asyncpg import Record
 from asyncpg.pool import PoolConnectionProxy
 
-from adapter.db.hot_path import ClaimRow, FoundLink, HotPathFailed, StateRow
+from adapter.db.hot_path import ClaimRow, FoundLink, HotPathFailed, LinkLookup, StateRow
 from adapter.db.hot_path.statements import Compiled, postgres_statements
 from adapter.db.unavailable import RETRY_AFTER_SECONDS
 from adapter.errors import DatabaseUnavailable
@@ -184,14 +184,16 @@ class PostgresLoginStore:
             expires_at=_aware(found["expires_at"]),
         )
 
-    async def find_link(self, connection_id: int, subject: str) -> FoundLink | None:
+    async def find_link(self, connection_id: int, subject: str) -> LinkLookup:
         found = await self._fetchrow(
             "find_link",
             self._sql.find_link,
             {"connection_id": connection_id, "subject": subject},
             again_if_lost=True,
         )
-        return None if found is None else FoundLink(found["id"], found["customer_id"])
+        assert found is not None  # the statement answers one row, always
+        link = None if found["id"] is None else FoundLink(found["id"], found["customer_id"])
+        return LinkLookup(link, bool(found["blocked"]))
 
     async def record_login(
         self, link_id: int, email: str | None, now: datetime, audit: dict[str, Any]

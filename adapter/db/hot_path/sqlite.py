@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from adapter.db.hot_path import ClaimRow, FoundLink, HotPathFailed, StateRow
+from adapter.db.hot_path import ClaimRow, FoundLink, HotPathFailed, LinkLookup, StateRow
 from adapter.db.hot_path.statements import Compiled, sqlite_statements
 from adapter.db.unavailable import RETRY_AFTER_SECONDS
 from adapter.errors import DatabaseUnavailable
@@ -137,10 +137,12 @@ class SqliteLoginStore:
             expires_at=_instant(expires),
         )
 
-    async def find_link(self, connection_id: int, subject: str) -> FoundLink | None:
+    async def find_link(self, connection_id: int, subject: str) -> LinkLookup:
         values = {"connection_id": connection_id, "subject": subject}
         found = await self._run("find_link", lambda c: self._one(c, self._sql.find_link, values))
-        return None if found is None else FoundLink(found[0], found[1])
+        assert found is not None  # the statement answers one row, always
+        link = None if found[0] is None else FoundLink(found[0], found[1])
+        return LinkLookup(link, bool(found[2]))
 
     async def record_login(
         self, link_id: int, email: str | None, now: datetime, audit: dict[str, Any]

@@ -12,13 +12,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Insert, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    Insert,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import ClauseElement
 
-from adapter.db.models import AuditEvent, Link, LoginState, UsedValue
+from adapter.db.models import AuditEvent, BlockedSubject, Link, LoginState, UsedValue
 
 STATE_COLUMNS = (
     "key_hash",
@@ -87,8 +99,26 @@ TAKE_STATE = (
     .where(LoginState.key_hash == bindparam("key_hash"))
     .returning(*(_column(LoginState, n) for n in STATE_COLUMNS))
 )
-FIND_LINK = select(Link.id, Link.customer_id).where(
-    Link.connection_id == bindparam("connection_id"), Link.subject == bindparam("subject")
+# Always one row: the link (or NULLs) and whether the IdP deprovisioned the subject, so a
+# login learns both in one round trip.
+_ONE_ROW = select(literal(1).label("one")).subquery("one_row")
+FIND_LINK = select(
+    Link.id,
+    Link.customer_id,
+    exists()
+    .where(
+        BlockedSubject.connection_id == bindparam("connection_id"),
+        BlockedSubject.subject == bindparam("subject"),
+    )
+    .label("blocked"),
+).select_from(
+    _ONE_ROW.outerjoin(
+        Link,
+        and_(
+            Link.connection_id == bindparam("connection_id"),
+            Link.subject == bindparam("subject"),
+        ),
+    )
 )
 TOUCH_LINK = (
     update(Link)
