@@ -314,6 +314,8 @@ class ScimGroupMember(Base):
     user_id: Mapped[str] = mapped_column(
         ForeignKey("scim_users.id", ondelete="CASCADE"), primary_key=True
     )
+    # The member's `display` as the IdP gave it.
+    display: Mapped[str | None] = mapped_column(String(512), nullable=True)
 
 
 class BlockedSubject(Base):

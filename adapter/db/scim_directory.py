@@ -4,11 +4,11 @@ the IdP deprovisioned (blocked from logging in)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -177,26 +177,37 @@ class ScimDirectory:
     async def delete_group(self, row: ScimGroup) -> None:
         await self._session.delete(row)
 
-    async def members(self, group_id: str) -> list[tuple[str, str]]:
-        """The group's members as (user id, userName), in userName order."""
+    async def members(self, group_id: str) -> dict[str, str | None]:
+        """The group's members: user id to the `display` the IdP gave, in userName order."""
         rows = await self._session.execute(
-            select(ScimUser.id, ScimUser.user_name)
-            .join(ScimGroupMember, ScimGroupMember.user_id == ScimUser.id)
+            select(ScimGroupMember.user_id, ScimGroupMember.display)
+            .join(ScimUser, ScimGroupMember.user_id == ScimUser.id)
             .where(ScimGroupMember.group_id == group_id)
             .order_by(ScimUser.user_name_key)
         )
-        return [(r[0], r[1]) for r in rows]
+        return {r[0]: r[1] for r in rows}
 
-    async def set_members(self, group_id: str, wanted: set[str], had: set[str]) -> None:
-        gone = had - wanted
+    async def set_members(
+        self, group_id: str, wanted: Mapping[str, str | None], had: Mapping[str, str | None]
+    ) -> None:
+        gone = set(had) - set(wanted)
         if gone:
             await self._session.execute(
                 delete(ScimGroupMember).where(
                     ScimGroupMember.group_id == group_id, ScimGroupMember.user_id.in_(gone)
                 )
             )
-        for user_id in sorted(wanted - had):
-            self._session.add(ScimGroupMember(group_id=group_id, user_id=user_id))
+        for user_id in sorted(set(wanted) & set(had)):
+            if wanted[user_id] != had[user_id]:
+                await self._session.execute(
+                    update(ScimGroupMember)
+                    .where(ScimGroupMember.group_id == group_id, ScimGroupMember.user_id == user_id)
+                    .values(display=wanted[user_id])
+                )
+        for user_id in sorted(set(wanted) - set(had)):
+            self._session.add(
+                ScimGroupMember(group_id=group_id, user_id=user_id, display=wanted[user_id])
+            )
 
     async def groups_of(self, user_id: str) -> list[ScimGroup]:
         return list(

@@ -136,8 +136,9 @@ def _list_answer(total: int, query: ListQuery, resources: list[dict[str, Any]]) 
     )
 
 
-def _member_ids(group: Any) -> list[str]:
-    return [str(m.value) for m in group.members or [] if m.value]
+def _members_of(group: Any) -> dict[str, str | None]:
+    """The members a group document names: user id to the `display` given with it."""
+    return {str(m.value): m.display for m in group.members or [] if m.value}
 
 
 def _mentioned_ids(payload: Any) -> set[str]:
@@ -219,7 +220,6 @@ class ScimService:
     ) -> dict[str, Any]:
         user = stored_user(row.resource)
         user.id = row.id
-        user.active = row.active
         user.groups = [GroupMembership(value=g.id, display=g.display_name) for g in groups] or None
         user.meta = _meta("User", row, f"{caller.base_url}/Users/{row.id}")
         return dump(user, created=created, params=params)
@@ -342,7 +342,8 @@ class ScimService:
 
     async def patch_user(self, caller: Caller, user_id: str, payload: Any) -> ScimAnswer:
         def patched(row: ScimUser) -> Any:
-            user = self._matchable_user(row)
+            user = stored_user(row.resource)
+            user.id = row.id
             patch_resource(payload, user, resource_id=row.id)
             if not user.user_name or not str(user.user_name).strip():
                 raise ScimError(400, "userName is required", "invalidValue")
@@ -448,13 +449,31 @@ class ScimService:
         elif customer_id is not None:
             await self._effects.apply_groups(store, connection, person, customer_id, actor)
 
+    async def search(self, caller: Caller, kind: str, payload: Any) -> ScimAnswer:
+        """POST `/Users/.search` or `/Groups/.search`: a list request in a body."""
+        if not isinstance(payload, dict):
+            raise ScimError(400, "the body is not a JSON object", "invalidSyntax")
+        params: dict[str, str] = {}
+        for key in ("filter", "startIndex", "count"):
+            if payload.get(key) is not None:
+                params[key] = str(payload[key])
+        for key in ("attributes", "excludedAttributes"):
+            value = payload.get(key)
+            if isinstance(value, list):
+                params[key] = ",".join(str(v) for v in value)
+            elif isinstance(value, str):
+                params[key] = value
+        if kind == "users":
+            return await self.list_users(caller, params)
+        return await self.list_groups(caller, params)
+
     # -- groups ------------------------------------------------------------------------------
 
     async def _group_document(
         self,
         caller: Caller,
         row: ScimGroup,
-        members: Sequence[tuple[str, str]],
+        members: Mapping[str, str | None],
         *,
         created: bool = False,
         params: Any = None,
@@ -462,16 +481,27 @@ class ScimService:
         group = GroupResource(
             display_name=row.display_name,
             external_id=row.external_id,
-            members=[GroupMember(value=uid, display=name) for uid, name in members] or None,
+            members=[self._member(caller, uid, shown) for uid, shown in members.items()] or None,
         )
         group.id = row.id
         group.meta = _meta("Group", row, f"{caller.base_url}/Groups/{row.id}")
         return dump(group, created=created, params=params)
 
+    @staticmethod
+    def _member(caller: Caller, user_id: str, display: str | None) -> GroupMember:
+        return GroupMember.model_validate(
+            {
+                "value": user_id,
+                "$ref": f"{caller.base_url}/Users/{user_id}",
+                "type": "User",
+                "display": display,
+            }
+        )
+
     async def _known_members(
-        self, directory: ScimDirectory, caller: Caller, ids: Sequence[str]
-    ) -> set[str]:
-        wanted = set(ids)
+        self, directory: ScimDirectory, caller: Caller, members: dict[str, str | None]
+    ) -> dict[str, str | None]:
+        wanted = set(members)
         if len(wanted) > MAX_MEMBERS:
             raise ScimError(413, f"more than {MAX_MEMBERS} members", "tooMany")
         known = {u.id for u in await directory.users_by_ids(caller.connection.id, wanted)}
@@ -482,13 +512,13 @@ class ScimService:
                 f"members not provisioned here: {', '.join(sorted(unknown)[:5])}",
                 "invalidValue",
             )
-        return known
+        return members
 
     async def create_group(self, caller: Caller, payload: Any) -> ScimAnswer:
         group = read_group(payload)
         async with self._rt.sessions.begin() as session:
             directory = ScimDirectory(session, self._rt.clock)
-            members = await self._known_members(directory, caller, _member_ids(group))
+            members = await self._known_members(directory, caller, _members_of(group))
             now = directory.now()
             row = ScimGroup(
                 id=new_id(),
@@ -502,7 +532,7 @@ class ScimService:
             )
             directory.add_group(row)
             await self._flush(directory, "displayName")
-            await directory.set_members(row.id, members, set())
+            await directory.set_members(row.id, members, {})
             await self._flush(directory, "member")
             AuditLog(session, self._rt.clock).record(
                 self._audit(
@@ -518,7 +548,7 @@ class ScimService:
             document = await self._group_document(
                 caller, row, await directory.members(row.id), created=True
             )
-        await self._apply_group_change(caller, row.id, members)
+        await self._apply_group_change(caller, row.id, set(members))
         return ScimAnswer(201, document, location=f"{caller.base_url}/Groups/{row.id}")
 
     async def get_group(
@@ -576,7 +606,8 @@ class ScimService:
         )
         group.id = row.id
         group.members = [
-            GroupMember(value=uid, display=name) for uid, name in await directory.members(row.id)
+            GroupMember(value=uid, display=shown)
+            for uid, shown in (await directory.members(row.id)).items()
         ] or None
         return group
 
@@ -613,15 +644,15 @@ class ScimService:
             if row is None:
                 raise ScimError(404, f"no group {group_id}")
             current = await self._matchable_group(directory, row)
-            had = {uid for uid, _ in await directory.members(row.id)}
+            had = await directory.members(row.id)
             group = change(current)
-            wanted = await self._known_members(directory, caller, _member_ids(group))
+            wanted = await self._known_members(directory, caller, _members_of(group))
             renamed = group.display_name != row.display_name or group.external_id != row.external_id
             if renamed or wanted != had:
                 details: dict[str, Any] = {
                     "id": row.id,
-                    "added": len(wanted - had),
-                    "removed": len(had - wanted),
+                    "added": len(set(wanted) - set(had)),
+                    "removed": len(set(had) - set(wanted)),
                 }
                 if renamed:
                     details["displayName"] = {"from": row.display_name, "to": group.display_name}
@@ -636,7 +667,8 @@ class ScimService:
             document = await self._group_document(caller, row, await directory.members(row.id))
         # A rename changes every member's mapping; otherwise those who came or went, and those
         # the request named (so that its retry finishes what a failure left).
-        affected = (had | wanted) if renamed else (had ^ wanted) | mentioned
+        came_or_went = set(had) ^ set(wanted)
+        affected = (set(had) | set(wanted)) if renamed else came_or_went | mentioned
         await self._apply_group_change(caller, group_id, affected)
         if no_body:
             return ScimAnswer(204)
@@ -648,9 +680,9 @@ class ScimService:
             row = await directory.group(caller.connection.id, group_id, for_update=True)
             if row is None:
                 raise ScimError(404, f"no group {group_id}")
-            had = {uid for uid, _ in await directory.members(row.id)}
+            had = await directory.members(row.id)
             name = row.display_name
-            await directory.set_members(row.id, set(), had)
+            await directory.set_members(row.id, {}, had)
             await directory.delete_group(row)
             AuditLog(session, self._rt.clock).record(
                 self._audit(
@@ -659,7 +691,7 @@ class ScimService:
                     details={"id": group_id, "displayName": name, "members": len(had)},
                 )
             )
-        await self._apply_group_change(caller, group_id, had)
+        await self._apply_group_change(caller, group_id, set(had))
         return ScimAnswer(204)
 
     async def _apply_group_change(self, caller: Caller, group_id: str, user_ids: set[str]) -> None:

@@ -160,6 +160,18 @@ def create_scim_app(service: ScimService) -> Starlette:
             return await service.replace_group(caller, group_id, body)
         return await service.patch_group(caller, group_id, body)
 
+    async def search_users(caller: Caller, request: Request) -> ScimAnswer:
+        return await service.search(caller, "users", await _json_body(request))
+
+    async def search_groups(caller: Caller, request: Request) -> ScimAnswer:
+        return await service.search(caller, "groups", await _json_body(request))
+
+    async def search_everything(caller: Caller, request: Request) -> ScimAnswer:
+        # RFC 7644 section 3.4.3 lets a server decline a search across resource types.
+        raise ScimError(
+            501, "search across resource types is not supported: search /Users or /Groups"
+        )
+
     one_resource = ["GET", "PUT", "PATCH", "DELETE"]
     app = Starlette(
         routes=[
@@ -173,12 +185,15 @@ def create_scim_app(service: ScimService) -> Starlette:
                 ["GET", "POST"],
                 lambda c, r: create_user(c, r) if r.method == "POST" else list_users(c, r),
             ),
+            route("/.search", ["POST"], search_everything),
+            route("/Users/.search", ["POST"], search_users),
             route("/Users/{id}", one_resource, user),
             route(
                 "/Groups",
                 ["GET", "POST"],
                 lambda c, r: create_group(c, r) if r.method == "POST" else list_groups(c, r),
             ),
+            route("/Groups/.search", ["POST"], search_groups),
             route("/Groups/{id}", one_resource, group),
         ],
         exception_handlers={HTTPException: _http_error, Exception: _unexpected},

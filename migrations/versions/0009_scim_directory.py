@@ -149,6 +149,7 @@ def upgrade() -> None:
         "scim_group_members",
         sa.Column("group_id", sa.String(length=36), nullable=False),
         sa.Column("user_id", sa.String(length=36), nullable=False),
+        sa.Column("display", sa.String(length=512), nullable=True),
         sa.ForeignKeyConstraint(
             ["group_id"],
             ["scim_groups.id"],
