@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +16,7 @@ from adapter.db.models import ScimToken
 from adapter.db.tokens import token_digest
 
 SCIM_TOKEN_PREFIX = "ssoa_scim_"  # noqa: S105 - a prefix, not a secret
+LAST_USED_GRANULARITY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -72,5 +73,8 @@ class ScimTokens:
             return None
         if row.connection_id != connection_id:
             return None
-        row.last_used_at = self._now()
+        now = self._now()
+        # Noted once a minute at most: a sync run of thousands of requests writes a handful.
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_GRANULARITY:
+            row.last_used_at = now
         return ScimCaller(token_id=row.id, connection_id=row.connection_id)

@@ -307,3 +307,50 @@ def test_bad_input_gets_a_scim_error_and_writes_nothing(world: World) -> None:
     )
     assert count(world, ScimUser) == 1 and count(world, ScimGroup) == 0
     assert okta.get(f"/Users/{user_id}").json()["userName"] == "ada@example.com"
+
+
+def test_b2b_buyers_get_their_company_and_role_and_leave_it_when_deprovisioned(
+    world: World,
+) -> None:
+    world.shop.b2b.enable(STORE_HASH)
+    contoso = world.shop.b2b.add_company(STORE_HASH, "Contoso")
+    world.put_store(b2b={"enabled": True, "api_base_url": f"{world.shop.base_url}/b2b"})
+    world.put_connection(
+        groups_claim="groups",
+        email_verified=True,
+        b2b={
+            "companies": [{"key": "example.com", "company_id": contoso}],
+            "role_mappings": [{"group": "Senior buyers", "role": "senior_buyer"}],
+        },
+        scim={"provision_customers": True, "on_deactivate": ["block", "b2b_deactivate"]},
+    )
+    okta = scim_client(world)
+    ada_id = okta.post("/Users", json=ada()).json()["id"]
+    okta.post(
+        "/Users",
+        json=ada(
+            userName="bob@example.com",
+            externalId="sub-bob",
+            emails=[{"primary": True, "value": "bob@example.com", "type": "work"}],
+        ),
+    )
+    ada_customer = next(
+        link["customer_id"] for link in world.links() if link["subject"] == "sub-ada"
+    )
+    # Provisioned straight into the company, with the default role.
+    user = world.shop.b2b.user_of(STORE_HASH, ada_customer)
+    assert user is not None and (user["companyId"], user["role"]) == (contoso, 2)
+
+    group = okta.post(
+        "/Groups",
+        json={"schemas": [GROUP], "displayName": "Senior buyers", "members": [{"value": ada_id}]},
+    )
+    assert group.status_code == 201, group.text
+    user = world.shop.b2b.user_of(STORE_HASH, ada_customer)
+    assert user is not None and user["role"] == 1
+
+    assert set_active(okta, ada_id, False).status_code == 200
+    assert world.shop.b2b.user_of(STORE_HASH, ada_customer) is None
+    assert set_active(okta, ada_id, True).status_code == 200
+    user = world.shop.b2b.user_of(STORE_HASH, ada_customer)
+    assert user is not None and (user["companyId"], user["role"]) == (contoso, 1)
