@@ -13,7 +13,9 @@ import sqlalchemy as sa
 from adapter.db.models import BlockedSubject, ScimGroup, ScimUser
 from tests.flows.test_headless import code_of, exchange, headless_channels
 from tests.flows.test_scim_okta import PATCH, USER, scim_client
-from tests.support.world import STORE_HASH, World
+from tests.support.saml_world import saml_world
+from tests.support.servers import ServerThread
+from tests.support.world import STORE_HASH, Dispatcher, World
 
 GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
 
@@ -354,3 +356,24 @@ def test_b2b_buyers_get_their_company_and_role_and_leave_it_when_deprovisioned(
     assert set_active(okta, ada_id, True).status_code == 200
     user = world.shop.b2b.user_of(STORE_HASH, ada_customer)
     assert user is not None and (user["companyId"], user["role"]) == (contoso, 1)
+
+
+def test_a_saml_connection_keyed_on_the_nameid_meets_its_scim_users(
+    world: World, idp_server: tuple[ServerThread, Dispatcher]
+) -> None:
+    saml = saml_world(world, idp_server)
+    # Logins are keyed on the persistent NameID, qualified by the IdP: so is the SCIM user
+    # whose userName carries it.
+    saml.configure(scim={"subject_attribute": "userName", "provision_customers": True})
+    entra = scim_client(world, "entra")
+    user = ada(userName=saml.idp.name_id, externalId=None)
+    created = entra.post("/Users", json=user)
+    assert created.status_code == 201, created.text
+    [link] = world.links()
+    assert link["subject"] == f"{saml.idp.entity_id}!{saml.idp.name_id}"
+    assert saml.login().landed
+    assert len(world.links()) == 1
+
+    assert set_active(entra, created.json()["id"], False).status_code == 200
+    refused = saml.login()
+    assert refused.refusal.status_code == 403
