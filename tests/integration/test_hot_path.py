@@ -12,7 +12,15 @@ import pytest
 import sqlalchemy as sa
 
 from adapter.db.hot_path import ClaimRow, HotPathFailed, LoginStore, StateRow, open_login_store
-from adapter.db.models import AuditEvent, Connection, Link, LoginState, Store, UsedValue
+from adapter.db.models import (
+    AuditEvent,
+    BlockedSubject,
+    Connection,
+    Link,
+    LoginState,
+    Store,
+    UsedValue,
+)
 from adapter.errors import DatabaseUnavailable
 from tests.support.databases import backend
 from tests.support.rows import connection_columns, store_columns
@@ -125,8 +133,42 @@ def test_a_link_is_found_by_connection_and_exact_subject(
         ]
 
     found, upper, padded, elsewhere = with_store(database_url, work)
-    assert (found.link_id, found.customer_id) == (link_id, 42)
-    assert upper is None and padded is None and elsewhere is None
+    assert (found.link.link_id, found.link.customer_id) == (link_id, 42)
+    assert not found.blocked
+    assert upper.link is None and padded.link is None and elsewhere.link is None
+
+
+def test_a_deprovisioned_subject_is_reported_with_or_without_a_link(
+    database_url: str, sync_engine: sa.Engine, ids: tuple[int, int, int]
+) -> None:
+    store_id, connection_id, _ = ids
+    with sync_engine.begin() as db:
+        for subject in ("alice", "bob"):
+            db.execute(
+                sa.insert(BlockedSubject).values(
+                    connection_id=connection_id,
+                    subject=subject,
+                    store_id=store_id,
+                    customer_id=None,
+                    undo={},
+                    settled=False,
+                    created_at=NOW,
+                )
+            )
+
+    async def work(store: LoginStore) -> list[Any]:
+        return [
+            await store.find_link(connection_id, "alice"),
+            await store.find_link(connection_id, "bob"),
+            await store.find_link(connection_id, "carol"),
+            await store.find_link(connection_id + 1, "alice"),
+        ]
+
+    alice, bob, carol, elsewhere = with_store(database_url, work)
+    assert alice.blocked and alice.link is not None and alice.link.customer_id == 42
+    assert bob.blocked and bob.link is None
+    assert not carol.blocked and carol.link is None
+    assert not elsewhere.blocked
 
 
 def test_recording_a_login_updates_the_link_and_writes_its_audit_event(
@@ -240,7 +282,7 @@ def test_connections_the_server_ends_are_not_used_again(
         for attempt in range(3):
             await asyncio.to_thread(end_every_other_backend)
             found = await store.find_link(connection_id, "alice")
-            outcomes.append(found is not None and found.customer_id == 42)
+            outcomes.append(found.link is not None and found.link.customer_id == 42)
             await asyncio.to_thread(end_every_other_backend)
             try:
                 await store.take_state(f"{attempt}" * 64)
