@@ -808,6 +808,8 @@ class DryRun:
         }
         if store.channel(channel_id) is None or channel_id not in settings.channel_ids:
             return self._refused("channel_not_allowed", **known)
+        if (await self._rt.login_store.find_link(self._connection.id, identity.subject)).blocked:
+            return self._refused("deprovisioned", **known)
         try:
             plan = await B2bMembership(self._rt).plan(store, self._connection, identity)
         except NotAdmitted as exc:

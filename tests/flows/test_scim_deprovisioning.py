@@ -377,3 +377,18 @@ def test_a_saml_connection_keyed_on_the_nameid_meets_its_scim_users(
     assert set_active(entra, created.json()["id"], False).status_code == 200
     refused = saml.login()
     assert refused.refusal.status_code == 403
+
+
+def test_a_login_in_flight_when_the_person_is_deactivated_is_refused(world: World) -> None:
+    world.put_connection(email_verified=True, scim={"provision_customers": True})
+    okta = scim_client(world)
+    user_id = okta.post("/Users", json=ada()).json()["id"]
+    browser = world.browser()
+    start = browser.get(f"{world.url}/sso/acme/okta/login")
+    at_idp = browser.get(start.headers["location"])
+    assert at_idp.status_code == 302
+    # Deactivated while the person is at the IdP.
+    assert set_active(okta, user_id, False).status_code == 200
+    callback = browser.get(at_idp.headers["location"])
+    assert callback.status_code == 403
+    assert world.events("login", outcome="failure")[-1]["reason"] == "deprovisioned"

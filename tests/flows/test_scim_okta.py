@@ -146,6 +146,12 @@ def test_okta_provisions_pushes_a_group_deactivates_and_reactivates(world: World
     assert world.events("login", outcome="failure")[-1]["reason"] == "deprovisioned"
     [deprovisioned] = world.events("scim.user.deprovisioned")
     assert deprovisioned["actor"].startswith("scim:")
+    # The operator's dry run says why.
+    dry_run = world.admin().post(
+        "/stores/acme/connections/okta/test-login", json={"claims": {"sub": "00u1grace"}}
+    )
+    assert dry_run.json()["outcome"] == "refused"
+    assert dry_run.json()["reason"] == "deprovisioned"
 
     # Reactivation lifts the block and puts the customer group back.
     on = okta.patch(
