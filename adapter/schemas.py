@@ -28,6 +28,24 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+READ_ONLY = "read-only: answered by GET, ignored by PUT"
+
+
+class _Answered(BaseModel):
+    """What GET answers besides the body: accepted back by PUT (so GET, edit, PUT works) and
+    ignored, but for a `slug` naming another resource than the path."""
+
+    slug: str | None = Field(
+        default=None, description=f"{READ_ONLY} (must be the path's slug when given)"
+    )
+    created_at: datetime | None = Field(default=None, description=READ_ONLY)
+    updated_at: datetime | None = Field(default=None, description=READ_ONLY)
+
+
+# Fields of the bodies that are never stored: GET's read-only answers.
+ANSWERED_FIELDS = {"slug", "created_at", "updated_at", "has_client_secret", "has_own_api_token"}
+
+
 class ChannelBody(_Body):
     channel_id: ChannelId
     kind: Literal["hosted", "headless"]
@@ -74,9 +92,10 @@ class StoreB2bBody(_Body):
     api_base_url: str = Field(default="https://api-b2b.bigcommerce.com", max_length=2048)
     # Write-only; when absent the store's api_token is used (it needs the B2B Edition scope).
     api_token: SecretStr | None = None
+    has_own_api_token: bool | None = Field(default=None, description=READ_ONLY)
 
 
-class StoreBody(_Body):
+class StoreBody(_Body, _Answered):
     store_hash: str = Field(pattern=r"^[a-z0-9]{1,64}$")
     client_id: str = Field(min_length=1, max_length=255)
     # Write-only secrets: required when the store is created, kept when omitted on replace.
@@ -188,7 +207,7 @@ class ConnectionScimBody(_Body):
         return self
 
 
-class _ConnectionCommon(_Body):
+class _ConnectionCommon(_Body, _Answered):
     channel_ids: list[ChannelId] = Field(min_length=1)
     create_customers: bool = True
     link_by_email: bool = False
@@ -210,7 +229,9 @@ class OidcConnectionBody(_ConnectionCommon):
     protocol: Literal["oidc"]
     issuer: str = Field(max_length=2048)
     client_id: str = Field(min_length=1, max_length=255)
+    # Write-only: required when the connection is created, kept when omitted on replace.
     client_secret: SecretStr | None = None
+    has_client_secret: bool | None = Field(default=None, description=READ_ONLY)
     scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
     subject_claim: str = Field(default="sub", min_length=1, max_length=128)
     allowed_tenants: list[str] | None = None
@@ -325,12 +346,25 @@ class StoreList(BaseModel):
     items: list[StoreView]
 
 
-class ConnectionView(BaseModel):
+class OidcConnectionView(OidcConnectionBody):
+    """GET's answer: the body PUT takes, less client_secret, with the read-only fields."""
+
+    client_secret: SecretStr | None = Field(default=None, exclude=True)
     slug: str
-    protocol: str
-    settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    has_client_secret: bool
+
+
+class SamlConnectionView(SamlConnectionBody):
+    """GET's answer: the body PUT takes, with the read-only fields."""
+
+    slug: str
+    created_at: datetime
+    updated_at: datetime
+
+
+ConnectionView = Annotated[OidcConnectionView | SamlConnectionView, Field(discriminator="protocol")]
 
 
 class ScimTokenView(BaseModel):

@@ -62,7 +62,9 @@ from adapter.schemas import (
     LinkView,
     NewLink,
     OidcConnectionBody,
+    OidcConnectionView,
     SamlConnectionBody,
+    SamlConnectionView,
     ScimTokenCreated,
     ScimTokenView,
     StoreB2bView,
@@ -134,13 +136,18 @@ def store_view(row: Store) -> StoreView:
 
 
 def connection_view(row: Connection) -> ConnectionView:
-    return ConnectionView(
-        slug=row.slug,
-        protocol=row.protocol,
-        settings=dict(row.settings),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-    )
+    """The connection in the flat shape PUT takes (less its secret)."""
+    answered: dict[str, Any] = {
+        **row.settings,
+        "protocol": row.protocol,
+        "slug": row.slug,
+        "created_at": row.created_at,
+        "updated_at": row.updated_at,
+    }
+    if row.protocol == "oidc":
+        answered["has_client_secret"] = row.client_secret_sealed is not None
+        return OidcConnectionView.model_validate(answered)
+    return SamlConnectionView.model_validate(answered)
 
 
 def link_view(row: Link, connection_slug: str) -> LinkView:

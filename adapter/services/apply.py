@@ -8,10 +8,11 @@ ever deleted by `apply`.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, is_dataclass
 from typing import Any
 
 import yaml
@@ -22,6 +23,7 @@ from adapter.core.records import ConnectionRecord, StoreRecord
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.errors import ConfigurationError
 from adapter.schemas import (
+    ANSWERED_FIELDS,
     CHANNEL_SECRETS,
     CONNECTION_SECRETS,
     SLUG_PATTERN,
@@ -146,7 +148,9 @@ def _secret(value: Any) -> str | None:
 
 
 def _store_state(body: StoreBody) -> dict[str, Any]:
-    state = body.model_dump(mode="json", exclude=set(STORE_SECRETS) | {"channels", "b2b"})
+    state = body.model_dump(
+        mode="json", exclude=set(STORE_SECRETS) | ANSWERED_FIELDS | {"channels", "b2b"}
+    )
     state["api_base_url"] = body.api_base_url.rstrip("/")
     for name in STORE_SECRETS:
         state[name] = _secret(getattr(body, name))
@@ -215,8 +219,38 @@ def _changed(desired: dict[str, Any], current: dict[str, Any], prefix: str = "")
         ):
             continue
         elif want != have:
-            changed.append(name)
+            changed.append(_difference(name, key, have, want))
     return changed
+
+
+def _show(value: Any) -> str:
+    """A value as the file would write it (tuples as lists, policies as their fields)."""
+    if is_dataclass(value) and not isinstance(value, type):
+        value = asdict(value)
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+SECRET_KEYS = frozenset((*STORE_SECRETS, *CHANNEL_SECRETS, "b2b_api_token", "client_secret"))
+
+
+def _masked(value: Any) -> Any:
+    """The value with every secret in it replaced by a mark (a section added or removed
+    whole carries its secrets along)."""
+    if isinstance(value, dict):
+        return {
+            k: ("(secret)" if k in SECRET_KEYS and v is not None else _masked(v))
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
+def _difference(name: str, key: str, have: Any, want: Any) -> str:
+    """One changed field: old → new, or for a secret only that it is replaced."""
+    if key in SECRET_KEYS:
+        return f"{name} (secret replaced)"
+    return f"{name} {_show(_masked(have))} → {_show(_masked(want))}"
 
 
 def _connection_changes(
@@ -227,10 +261,14 @@ def _connection_changes(
     # Compared as the policies they make: the stored body went through the same conversion.
     want = asdict(policy_from_body(body))
     have = asdict(current.settings)
-    changed = [k for k in sorted(set(want) | set(have)) if want.get(k) != have.get(k)]
+    changed = [
+        _difference(k, k, have.get(k), want.get(k))
+        for k in sorted(set(want) | set(have))
+        if want.get(k) != have.get(k)
+    ]
     secret = _secret(getattr(body, "client_secret", None))
     if secret is not None and secret != current.client_secret:
-        changed.append("client_secret")
+        changed.append(_difference("client_secret", "client_secret", None, None))
     return changed
 
 

@@ -47,6 +47,7 @@ from adapter.errors import ConfigurationError
 from adapter.outbound import check_public_host
 from adapter.saml.keys import self_signed_pair
 from adapter.schemas import (
+    ANSWERED_FIELDS,
     ChannelBody,
     ConnectionB2bBody,
     ConnectionScimBody,
@@ -71,6 +72,14 @@ def b2b_policy_from_body(body: ConnectionB2bBody) -> B2bPolicy:
         ),
         default_role=body.default_role,
     )
+
+
+def _same_slug(path_slug: str, answered: str | None) -> None:
+    """A body copied from GET may carry its slug: it must be the resource it is PUT to."""
+    if answered is not None and answered != path_slug:
+        raise ConfigurationError(
+            f"slug {answered!r} names another resource than {path_slug!r}", field="slug"
+        )
 
 
 def provisioning_policy_from_body(body: ConnectionScimBody) -> ProvisioningPolicy:
@@ -252,6 +261,7 @@ class Configuration:
 
     async def put_store(self, slug: str, body: StoreBody) -> Saved:
         """Create or replace a store."""
+        _same_slug(slug, body.slug)
         await self.check_store_urls(body)
         row = await self._repo.store_row(slug)
         moved, before = self._moved_store_destinations(row, body)
@@ -368,6 +378,7 @@ class Configuration:
         self, store_slug: str, slug: str, body: OidcConnectionBody | SamlConnectionBody
     ) -> None:
         """The secret rule of `put_connection`, without writing (for `apply`'s preflight)."""
+        _same_slug(slug, body.slug)
         store = await self._repo.store_row(store_slug)
         if store is not None:
             self._moved_connection_destinations(
@@ -377,6 +388,7 @@ class Configuration:
     async def put_connection(
         self, store_slug: str, slug: str, body: OidcConnectionBody | SamlConnectionBody
     ) -> Saved:
+        _same_slug(slug, body.slug)
         store = await self._repo.store_row(store_slug)
         if store is None:
             raise ConfigurationError(f"store {store_slug!r} does not exist", code="unknown_store")
@@ -415,7 +427,7 @@ class Configuration:
                 row.sp_private_key_sealed = self._repo.seal(key, sp_key_context(store_slug, slug))
                 row.sp_certificate = certificate
         row.protocol = body.protocol
-        row.settings = body.model_dump(mode="json", exclude={"client_secret"})
+        row.settings = body.model_dump(mode="json", exclude={"client_secret", *ANSWERED_FIELDS})
         row.updated_at = now
         await self._repo.flush()
         return Saved(created, tuple(moved), tuple(before))

@@ -265,8 +265,9 @@ def test_connection_lifecycle(world: World) -> None:
         "/stores/acme/connections/entra", json=connection_body(world, scopes=["openid", "email"])
     )
     assert created.status_code == 201, created.text
-    assert created.json()["settings"]["scopes"] == ["openid", "email"]
-    assert "client_secret" not in created.json()["settings"]
+    assert created.json()["scopes"] == ["openid", "email"]
+    assert "client_secret" not in created.json()
+    assert created.json()["has_client_secret"] is True
     assert (
         admin.put("/stores/acme/connections/entra", json=connection_body(world)).status_code == 200
     )
@@ -322,11 +323,11 @@ def test_connection_trusted_audiences_round_trip_and_default_to_none(world: Worl
     admin = world.admin()
     body = connection_body(world, trusted_audiences=["reporting-api", "urn:example:audit"])
     assert admin.put("/stores/acme/connections/entra", json=body).status_code == 201
-    read = admin.get("/stores/acme/connections/entra").json()["settings"]
+    read = admin.get("/stores/acme/connections/entra").json()
     assert read["trusted_audiences"] == ["reporting-api", "urn:example:audit"]
 
     assert admin.put("/stores/acme/connections/entra", json=connection_body(world)).status_code
-    assert admin.get("/stores/acme/connections/entra").json()["settings"]["trusted_audiences"] == []
+    assert admin.get("/stores/acme/connections/entra").json()["trusted_audiences"] == []
 
 
 @pytest.mark.parametrize(
@@ -647,7 +648,7 @@ def test_saml_connection_with_valid_metadata_is_saved_with_its_sp_keys(world: Wo
     body = {"protocol": "saml", "idp_metadata_xml": idp_metadata(), "channel_ids": [1]}
     answer = world.admin().put("/stores/acme/connections/entra", json=body)
     assert answer.status_code == 201, answer.text
-    assert answer.json()["settings"]["allow_idp_initiated"] is False
+    assert answer.json()["allow_idp_initiated"] is False
     with world.engine.connect() as conn:
         row = conn.execute(
             sa.text(

@@ -131,7 +131,9 @@ def test_apply_dry_run_prints_the_differences_and_writes_nothing(
     dry = cli(world, "apply", "--dry-run", changed, **env)
     assert dry.returncode == 0, dry.stderr
     assert "connection shop-eu/okta: would change scopes" in dry.stdout
-    assert world.admin().get("/stores/shop-eu/connections/okta").json()["settings"]["scopes"] == [
+    # Old and new values, as the file writes them.
+    assert '["openid", "email", "profile"] → ["openid", "email"]' in dry.stdout
+    assert world.admin().get("/stores/shop-eu/connections/okta").json()["scopes"] == [
         "openid",
         "email",
         "profile",
@@ -150,12 +152,12 @@ def test_apply_sets_and_updates_a_connections_trusted_audiences(
         connection, connection + "        trusted_audiences: [reporting-api]\n"
     )
     assert cli(world, "apply", write(tmp_path, trusting), **env).returncode == 0
-    settings = world.admin().get("/stores/shop-eu/connections/okta").json()["settings"]
+    settings = world.admin().get("/stores/shop-eu/connections/okta").json()
     assert settings["trusted_audiences"] == ["reporting-api"]
 
     again = cli(world, "apply", write(tmp_path, apply_yaml(world)), **env)
     assert "connection shop-eu/okta: updated trusted_audiences" in again.stdout
-    settings = world.admin().get("/stores/shop-eu/connections/okta").json()["settings"]
+    settings = world.admin().get("/stores/shop-eu/connections/okta").json()
     assert settings["trusted_audiences"] == []
 
 

@@ -185,7 +185,7 @@ def test_a_new_issuer_without_the_client_secret_is_refused_before_it_is_fetched(
     assert answer.json()["error"] == "secret_required"
     assert answer.json()["field"] == "client_secret"
     assert fetched == []
-    settings = world.admin().get("/stores/acme/connections/okta").json()["settings"]
+    settings = world.admin().get("/stores/acme/connections/okta").json()
     assert settings["issuer"] == world.op.issuer
 
 
