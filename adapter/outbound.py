@@ -174,6 +174,25 @@ class Capped:
     content: bytes
 
 
+def plain_cause(exc: Exception) -> str:
+    """Why a request failed, in words an operator can act on: a class of cause, never the
+    exception's own text (which can quote what an internal host answered)."""
+    text = str(exc).lower()
+    if "internal" in text or "not outbound" in text or "resolves to" in text:
+        return "the address is internal, and outbound calls may not go there"
+    if isinstance(exc, httpx.TimeoutException):
+        return "no answer in time"
+    if "resolve" in text or "name or service" in text or "no address" in text:
+        return "the host name does not resolve"
+    if "refused" in text or "all connection attempts failed" in text:
+        return "the connection was refused"
+    if "ssl" in text or "certificate" in text or "tls" in text:
+        return "the TLS handshake failed (certificate?)"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "the server broke off or did not speak HTTP"
+    return "the connection failed"
+
+
 async def read_capped(
     http: httpx.AsyncClient,
     method: str,
@@ -215,14 +234,14 @@ async def read_capped(
             return Capped(response.status_code, bytes(body))
     except TimeoutError:
         raise FetchFailed(
-            f"{what}: not complete after {deadline_seconds:g}s",
-            reason=f"{what} did not arrive in time",
+            f"{what} at {url}: not complete after {deadline_seconds:g}s",
+            reason=f"{what} did not arrive from {url} within {deadline_seconds:g}s",
             code=unreachable_code,
         ) from None
     except httpx.HTTPError as exc:
         raise FetchFailed(
-            f"{what}: {type(exc).__name__}: {exc}",
-            reason=f"{what} could not be reached",
+            f"{what} at {url}: {type(exc).__name__}: {exc}",
+            reason=f"{what} could not be reached at {url}: {plain_cause(exc)}",
             code=unreachable_code,
         ) from None
 

@@ -59,15 +59,30 @@ class SecretBox:
         return f"{_PREFIX}.{self._current}.{_b64(nonce + sealed)}"
 
     def open(self, token: str, *, context: str) -> str:
+        """The plaintext; SecretBoxError naming the secret (its context, never its value) and
+        why: not sealed by this box, sealed under a master key it does not hold, or altered or
+        moved to another field."""
         try:
             prefix, key_id, body = token.split(".", 2)
-            if prefix != _PREFIX:
-                raise ValueError(prefix)
+        except ValueError:
+            raise SecretBoxError(f"stored secret {context}: not a sealed value") from None
+        if prefix != _PREFIX:
+            raise SecretBoxError(f"stored secret {context}: not a sealed value")
+        aead = self._keys.get(key_id)
+        if aead is None:
+            raise SecretBoxError(
+                f"stored secret {context}: sealed with master key {key_id}, which is neither "
+                f"SSO_ADAPTER_SECRET_KEY ({self._current}) nor one of "
+                "SSO_ADAPTER_OLD_SECRET_KEYS: start with the key the database was sealed with"
+            )
+        try:
             data = _unb64(body)
-            aead = self._keys[key_id]
             return aead.decrypt(data[:12], data[12:], context.encode()).decode()
-        except (ValueError, KeyError, InvalidTag) as exc:
-            raise SecretBoxError("a stored secret could not be decrypted") from exc
+        except (ValueError, InvalidTag) as exc:
+            raise SecretBoxError(
+                f"stored secret {context}: does not decrypt under its key "
+                "(altered, or copied from another field)"
+            ) from exc
 
     def needs_reseal(self, token: str) -> bool:
         return not token.startswith(f"{_PREFIX}.{self._current}.")

@@ -69,6 +69,9 @@ class ConfigRepository:
     def seal(self, value: str, context: str) -> str:
         return self._box.seal(value, context=context)
 
+    def open(self, value: str, context: str) -> str:
+        return self._box.open(value, context=context)
+
     def _open(self, value: str | None, context: str) -> str | None:
         return None if value is None else self._box.open(value, context=context)
 

@@ -21,7 +21,7 @@ from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
 from adapter.clock import Clock
 from adapter.core.identity import Identity
-from adapter.errors import BadRequest, NotVerified, UpstreamFailed
+from adapter.errors import BadRequest, NotAdmitted, NotVerified, UpstreamFailed
 from adapter.oidc.discovery import InvalidProviderMetadata, ProviderDirectory, ProviderMetadata
 from adapter.oidc.id_token import (
     TENANT_PLACEHOLDER,
@@ -33,7 +33,14 @@ from adapter.oidc.keys import UnknownKeyId, select_key
 from adapter.outbound import read_capped
 
 MAX_TOKEN_RESPONSE_BYTES = 256 * 1024
+
+
 # OP error codes that mean "the person did not or could not sign in", not "the OP is broken".
+def _printable(text: str, limit: int = 200) -> str:
+    """An IdP's error_description for the log: printable characters only, bounded."""
+    return "".join(ch for ch in text[:limit] if ch.isprintable())
+
+
 _USER_SIDE_ERRORS = frozenset(
     {
         "access_denied",
@@ -161,9 +168,22 @@ class OidcRelyingParty:
         self._check_callback_issuer(metadata, client, params)
         error = params.get("error")
         if error:
+            said = _printable(params.get("error_description", ""))
+            detail = f"OP answered error={error[:64]}" + (f": {said}" if said else "")
+            if error == "access_denied":
+                # Typically a person not assigned to the app at the IdP: retrying cannot help.
+                raise NotAdmitted(
+                    detail,
+                    code="idp_access_denied",
+                    public_message=(
+                        "Your company's sign-in service did not let you into this store "
+                        "(you may not be assigned to it). Trying again will not help: "
+                        "please ask your IT administrator for access."
+                    ),
+                )
             if error in _USER_SIDE_ERRORS:
-                raise NotVerified(f"OP answered error={error[:64]}", code="idp_refused")
-            raise UpstreamFailed(f"OP answered error={error[:64]}", code="idp_error")
+                raise NotVerified(detail, code="idp_refused")
+            raise UpstreamFailed(detail, code="idp_error")
         code = params.get("code")
         if not code:
             raise BadRequest("callback without code", code="callback_malformed")

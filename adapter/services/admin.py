@@ -240,13 +240,14 @@ class AdminService:
         async def work(session: AsyncSession) -> tuple[bool, StoreView]:
             config = self._config(session)
             saved = await config.put_store(slug, body)
-            self._audit(
-                session,
-                "store.created" if saved.created else "store.updated",
-                actor,
-                slug,
-                details=saved.audit_details(),
-            )
+            if not saved.unchanged:  # a PUT that changes nothing is not an event
+                self._audit(
+                    session,
+                    "store.created" if saved.created else "store.updated",
+                    actor,
+                    slug,
+                    details=saved.audit_details(),
+                )
             await session.flush()
             return saved.created, store_view(await self._store(session, config, slug))
 
@@ -379,14 +380,15 @@ class AdminService:
             config = self._config(session)
             saved = await config.put_connection(store, slug, body)
             row = await self._store(session, config, store)
-            self._audit(
-                session,
-                "connection.created" if saved.created else "connection.updated",
-                actor,
-                store,
-                connection_slug=slug,
-                details=saved.audit_details(),
-            )
+            if not saved.unchanged:  # a PUT that changes nothing is not an event
+                self._audit(
+                    session,
+                    "connection.created" if saved.created else "connection.updated",
+                    actor,
+                    store,
+                    connection_slug=slug,
+                    details=saved.audit_details(),
+                )
             connection = await config.connection_row(row.id, slug)
             assert connection is not None
             return saved.created, connection_view(connection)
@@ -639,11 +641,14 @@ class AdminService:
         before = decode_cursor(cursor)
 
         async def work(session: AsyncSession) -> EventPage:
-            row = await self._store(session, self._config(session), store)
-            # Only this store's life: not a deleted namesake's, nor attempts before it existed.
-            query = select(AuditEvent).where(
-                AuditEvent.store_slug == store, AuditEvent.created_at >= row.created_at
-            )
+            row = await self._config(session).store_row(store)
+            query = select(AuditEvent).where(AuditEvent.store_slug == store)
+            if row is not None:
+                # Only this store's life: not a deleted namesake's, nor attempts before it.
+                query = query.where(AuditEvent.created_at >= row.created_at)
+            elif await session.scalar(query.limit(1)) is None:
+                raise NotFound(f"store {store!r} does not exist", code="store_not_found")
+            # A deleted store's events stay readable under its slug.
             for column, value in (
                 (AuditEvent.kind, kind),
                 (AuditEvent.outcome, outcome),

@@ -9,13 +9,14 @@ also where a stored body becomes the frozen policy the core and the protocols re
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.clock import Clock
+from adapter.core.changes import field_changes
 from adapter.core.destinations import (
     Destination,
     connection_destinations,
@@ -72,6 +73,31 @@ def b2b_policy_from_body(body: ConnectionB2bBody) -> B2bPolicy:
         ),
         default_role=body.default_role,
     )
+
+
+def _store_fields(row: Store, channels: list[Channel] | None = None) -> dict[str, Any]:
+    """A store's non-secret fields, as the audit trail compares them."""
+    return {
+        "store_hash": row.store_hash,
+        "client_id": row.client_id,
+        "api_base_url": row.api_base_url,
+        "default_channel_id": row.default_channel_id,
+        "bind_request_ip": row.bind_request_ip,
+        "app_client_id": row.app_client_id,
+        "b2b": {"enabled": row.b2b_enabled, "api_base_url": row.b2b_api_base_url},
+        "channels": {
+            str(c.channel_id): {
+                "kind": c.kind,
+                "storefront_url": c.storefront_url,
+                "delivery": c.delivery,
+                "login_token_path": c.login_token_path,
+                "graphql_url": c.graphql_url,
+                "return_url": c.return_url,
+                "logout_path": c.logout_path,
+            }
+            for c in (row.channels if channels is None else channels)
+        },
+    }
 
 
 def _same_slug(path_slug: str, answered: str | None) -> None:
@@ -151,12 +177,25 @@ class Saved:
     # Destinations of stored secrets that this change moved (never set on a create).
     moved: tuple[Destination, ...] = ()
     previous: tuple[Destination, ...] = ()
+    # Non-secret fields before → after, and the secrets given anew (never their values).
+    changes: dict[str, Any] = field(default_factory=dict)
+    secrets_replaced: tuple[str, ...] = ()
+
+    @property
+    def unchanged(self) -> bool:
+        return not (self.created or self.changes or self.secrets_replaced or self.moved)
 
     def audit_details(self) -> dict[str, Any]:
+        details: dict[str, Any] = {}
+        if self.changes:
+            details["changed"] = self.changes
+        if self.secrets_replaced:
+            details["secrets_replaced"] = list(self.secrets_replaced)
         if not self.moved:
-            return {}
+            return details
         before = {(d.secret, d.field): d.url for d in self.previous}
         return {
+            **details,
             "destinations_changed": [
                 {
                     "secret": d.secret,
@@ -165,7 +204,7 @@ class Saved:
                     "previous_url": before.get((d.secret, d.field)),
                 }
                 for d in self.moved
-            ]
+            ],
         }
 
 
@@ -189,6 +228,8 @@ class Configuration:
     ):
         self._repo = ConfigRepository(session, box, clock)
         self._allow_loopback = allow_loopback
+        # The secrets the change being made replaces (see _keep_or_seal).
+        self._replaced: list[str] = []
 
     # -- rules -------------------------------------------------------------------------------
 
@@ -211,8 +252,11 @@ class Configuration:
     def _keep_or_seal(
         self, given: SecretStr | None, existing: str | None, context: str, field: str
     ) -> str:
-        """A secret given is sealed; one omitted keeps the stored one; none at all is an error."""
+        """A secret given is sealed; one omitted keeps the stored one; none at all is an error.
+        A secret given that differs from the stored one is noted as replaced."""
         if given is not None:
+            if existing is None or self._repo.open(existing, context) != given.get_secret_value():
+                self._replaced.append(field)
             return self._repo.seal(given.get_secret_value(), context)
         if existing is None:
             raise ConfigurationError(f"{field} is required", field=field, code="secret_required")
@@ -267,6 +311,8 @@ class Configuration:
         moved, before = self._moved_store_destinations(row, body)
         created = row is None
         now = self._repo.now()
+        self._replaced = []
+        was = {} if row is None else _store_fields(row)
         if row is None:
             row = Store(slug=slug, created_at=now)
             self._repo.add(row)
@@ -304,13 +350,16 @@ class Configuration:
             )
         row.app_client_id = body.app_client_id
         self._put_store_b2b(slug, row, body)
-        row.updated_at = now
         previous = {} if created else {c.channel_id: c for c in row.channels}
         new_channels = [
             self._channel_row(slug, c, previous.get(c.channel_id)) for c in body.channels
         ]
-        await self._repo.replace_channels(row, new_channels, created=created)
-        return Saved(created, tuple(moved), tuple(before))
+        changes = {} if created else field_changes(was, _store_fields(row, new_channels))
+        saved = Saved(created, tuple(moved), tuple(before), changes, tuple(self._replaced))
+        if created or not saved.unchanged:
+            row.updated_at = now
+            await self._repo.replace_channels(row, new_channels, created=created)
+        return saved
 
     def _put_store_b2b(self, slug: str, row: Store, body: StoreBody) -> None:
         b2b = body.b2b
@@ -323,8 +372,11 @@ class Configuration:
         row.b2b_enabled = b2b.enabled
         row.b2b_api_base_url = b2b.api_base_url.rstrip("/")
         if b2b.api_token is not None:
-            row.b2b_api_token_sealed = self._repo.seal(
-                b2b.api_token.get_secret_value(), store_context(slug, "b2b_api_token")
+            row.b2b_api_token_sealed = self._keep_or_seal(
+                b2b.api_token,
+                row.b2b_api_token_sealed,
+                store_context(slug, "b2b_api_token"),
+                "b2b.api_token",
             )
         # Omitted: the stored one is kept (or, with none stored, the store's api_token serves).
 
@@ -410,6 +462,8 @@ class Configuration:
         moved, before = self._moved_connection_destinations(row, body)
         created = row is None
         now = self._repo.now()
+        self._replaced = []
+        was = {} if row is None else {"protocol": row.protocol, **row.settings}
         if row is None:
             row = Connection(store_id=store.id, slug=slug, created_at=now)
             self._repo.add(row)
@@ -426,11 +480,16 @@ class Configuration:
                 key, certificate = self_signed_pair(f"sso-adapter {store_slug}/{slug}")
                 row.sp_private_key_sealed = self._repo.seal(key, sp_key_context(store_slug, slug))
                 row.sp_certificate = certificate
+        settings = body.model_dump(mode="json", exclude={"client_secret", *ANSWERED_FIELDS})
+        changes = {} if created else field_changes(was, {"protocol": body.protocol, **settings})
+        saved = Saved(created, tuple(moved), tuple(before), changes, tuple(self._replaced))
         row.protocol = body.protocol
-        row.settings = body.model_dump(mode="json", exclude={"client_secret", *ANSWERED_FIELDS})
-        row.updated_at = now
+        if row.settings != settings:
+            row.settings = settings
+        if not saved.unchanged:
+            row.updated_at = now
         await self._repo.flush()
-        return Saved(created, tuple(moved), tuple(before))
+        return saved
 
     async def get_connection(
         self, store_slug: str, slug: str

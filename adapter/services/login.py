@@ -63,11 +63,21 @@ class LoginService:
             link = LinkInProgress(customer_id=shopper.customer_id, email=shopper.email)
         chosen = parse_channel_id(channel_id, store)
         login_facts.note(channel_id=chosen)
+        channel = store.channel(chosen)
+        if channel is not None:
+            login_facts.note(storefront_url=channel.storefront_url)
         admitted_channel(store, connection, chosen)
         try:
             target = validate_redirect_to(redirect_to)
         except InvalidRedirect as exc:
-            raise BadRequest(f"redirect_to {exc}", code="redirect_to_invalid") from None
+            raise BadRequest(
+                f"redirect_to {exc}",
+                code="redirect_to_invalid",
+                public_message=(
+                    "This sign-in link would send you to a page outside the store. "
+                    "Please start again from the store."
+                ),
+            ) from None
         hint = clean_login_hint(login_hint)
         started = await self.protocol(connection.protocol).start(store, connection, login_hint=hint)
         await self._steps.keep_in_flight(

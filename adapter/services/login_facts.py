@@ -43,6 +43,9 @@ class LoginFacts:
     customer_id: int | None = None
     # The shopper the storefront's Current Customer JWT named, once verified.
     current_customer: CurrentCustomer | None = None
+    # Where a failure page offers the way back: the login's storefront, once known (from the
+    # store's configuration, never from the request).
+    storefront_url: str | None = None
 
 
 _NAMES = tuple(f.name for f in fields(LoginFacts))
@@ -84,6 +87,7 @@ def note(
     email: str | None = None,
     customer_id: int | None = None,
     current_customer: CurrentCustomer | None = None,
+    storefront_url: str | None = None,
 ) -> None:
     """Add what a step has learnt; a fact given as None is left as it was."""
     given: dict[str, Any] = {
@@ -94,6 +98,7 @@ def note(
         "email": email,
         "customer_id": customer_id,
         "current_customer": current_customer,
+        "storefront_url": storefront_url,
     }
     structlog.contextvars.bind_contextvars(
         **{_PREFIX + name: value for name, value in given.items() if value is not None}

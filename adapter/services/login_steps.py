@@ -42,6 +42,11 @@ def request_origin(origin: str | None, referer: str | None) -> str | None:
         return None
 
 
+def _default_storefront(store: StoreRecord) -> str | None:
+    channel = store.channel(store.default_channel_id)
+    return None if channel is None else channel.storefront_url
+
+
 def parse_channel_id(value: str | None, store: StoreRecord) -> int:
     if value is None or value == "":
         return store.default_channel_id
@@ -106,7 +111,7 @@ class LoginSteps:
             store = await self.config(session).get_store(store_slug)
         if store is None:
             raise NotFound(f"no store {store_slug}", code="unknown_store")
-        login_facts.note(store_known=True)
+        login_facts.note(store_known=True, storefront_url=_default_storefront(store))
         return store
 
     async def load(
@@ -114,7 +119,11 @@ class LoginSteps:
     ) -> tuple[StoreRecord, ConnectionRecord]:
         """The store and connection a login step is for, noted in the request's facts."""
         store, connection = await self.find(store_slug, connection_slug)
-        login_facts.note(protocol=connection.protocol, store_known=True)
+        login_facts.note(
+            protocol=connection.protocol,
+            store_known=True,
+            storefront_url=_default_storefront(store),
+        )
         return store, connection
 
     async def find(
@@ -190,7 +199,9 @@ class LoginSteps:
                 "login state belongs to another connection", code="login_state_invalid"
             )
         login_facts.note(channel_id=pending.channel_id)
-        return pending, admitted_channel(store, connection, pending.channel_id)
+        channel = admitted_channel(store, connection, pending.channel_id)
+        login_facts.note(storefront_url=channel.storefront_url)
+        return pending, channel
 
     async def _purge_now_and_then(self) -> None:
         """Once a minute per process, in a transaction of its own, after the login's state

@@ -28,7 +28,7 @@ body{{font:16px/1.5 system-ui,sans-serif;max-width:36rem;margin:4rem auto;paddin
 h1{{font-size:1.4rem}} .ref{{color:#666;font-size:.9rem}}
 code{{background:#f3f3f3;padding:.1rem .3rem}}
 </style></head>
-<body><h1>{title}</h1><p>{message}</p>
+<body><h1>{title}</h1><p>{message}</p>{back}
 <p class="ref">If you contact support, quote reference <code>{reference}</code>.</p>
 </body></html>
 """
@@ -48,7 +48,9 @@ def error_response(
     reference: str,
     json: bool = False,
     headers: dict[str, str] | None = None,
+    back_url: str | None = None,
 ) -> Response:
+    """`back_url`: the storefront the page links back to (from configuration only)."""
     headers = {
         "Cache-Control": "no-store",
         "X-Content-Type-Options": "nosniff",
@@ -61,7 +63,12 @@ def error_response(
             headers=headers,
         )
     title = _TITLES.get(status, _TITLES[500])
-    body = _PAGE.format(title=escape(title), message=escape(message), reference=escape(reference))
+    back = ""
+    if back_url and back_url.startswith(("https://", "http://")):
+        back = f'<p><a href="{escape(back_url)}/">Back to the store</a></p>'
+    body = _PAGE.format(
+        title=escape(title), message=escape(message), reference=escape(reference), back=back
+    )
     return HTMLResponse(
         body,
         status_code=status,

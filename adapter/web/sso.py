@@ -45,6 +45,12 @@ def browser_cookie_name(runtime: Runtime) -> str:
     return "__Host-sso-browser" if runtime.settings.public_url_is_https else "sso-browser"
 
 
+def signed_in_cookie_name(runtime: Runtime) -> str:
+    """Set when a login of this browser succeeded: its Back button then replays a used
+    callback, which leads back to the store instead of reading as a failure."""
+    return "__Host-sso-signed-in" if runtime.settings.public_url_is_https else "sso-signed-in"
+
+
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -135,6 +141,17 @@ async def login_failed(
         exc_info=not isinstance(exc, AdapterError),
     )
     headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, Unavailable) else None
+    if (
+        code == "login_state_invalid"
+        and not json
+        and facts.storefront_url
+        and request.cookies.get(signed_in_cookie_name(runtime))
+    ):
+        # Back after a successful login replays its used callback: this browser is signed
+        # in, so it goes on to the store (still audited above, as the replay it is).
+        return RedirectResponse(
+            f"{facts.storefront_url}/", status_code=303, headers={"Cache-Control": "no-store"}
+        )
     return error_response(
         request,
         status=status,
@@ -143,6 +160,7 @@ async def login_failed(
         reference=reference,
         json=json,
         headers=headers,
+        back_url=facts.storefront_url,
     )
 
 
@@ -198,7 +216,18 @@ def login_succeeded(request: Request, url: str) -> Response:
         customer_id=facts.customer_id,
         channel_id=facts.channel_id,
     )
-    return _redirect(url)
+    response = _redirect(url)
+    runtime = _runtime(request)
+    response.set_cookie(
+        signed_in_cookie_name(runtime),
+        "1",
+        max_age=runtime.settings.login_state_ttl_seconds,
+        path="/",
+        secure=runtime.settings.public_url_is_https,
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 def _count_login(request: Request, facts: LoginFacts, outcome: str) -> None:

@@ -99,3 +99,47 @@ def test_a_body_read_from_one_resource_is_not_put_to_another(world: World) -> No
     answer = admin.put("/stores/acme/connections/other", json={**read, **connection_body(world)})
     assert answer.status_code == 422
     assert answer.json()["field"] == "slug"
+
+
+def config_events(world: World) -> list[dict[str, Any]]:
+    return [
+        e["details"]
+        for e in world.admin().get("/stores/acme/events").json()["items"]
+        if e["kind"] in ("store.updated", "connection.updated")
+    ]
+
+
+def test_a_put_that_changes_nothing_is_no_event_and_a_change_says_what(world: World) -> None:
+    admin = world.admin()
+    path = "/stores/acme/connections/okta"
+    before = config_events(world)
+    same = admin.get(path).json()
+    assert admin.put(path, json=same).status_code == 200
+    assert admin.put("/stores/acme", json=admin.get("/stores/acme").json()).status_code == 200
+    assert config_events(world) == before
+    assert admin.get(path).json()["updated_at"] == same["updated_at"]
+
+    admin.put(path, json={**same, "scopes": ["openid", "email"], "client_secret": "a-new-one"})
+    [latest, *_] = config_events(world)
+    assert latest["changed"] == {
+        "scopes": {"from": ["openid", "email", "profile"], "to": ["openid", "email"]}
+    }
+    assert latest["secrets_replaced"] == ["client_secret"]
+    assert "a-new-one" not in str(latest)
+
+    store = admin.get("/stores/acme").json()
+    admin.put("/stores/acme", json={**store, "bind_request_ip": True, "api_token": "tok-new"})
+    [latest, *_] = config_events(world)
+    assert latest["changed"] == {"bind_request_ip": {"from": False, "to": True}}
+    assert latest["secrets_replaced"] == ["api_token"]
+
+
+def test_the_events_of_a_deleted_store_stay_readable(world: World) -> None:
+    admin = world.admin()
+    assert world.login().landed
+    assert admin.delete("/stores/acme").status_code == 204
+    events = admin.get("/stores/acme/events")
+    assert events.status_code == 200, events.text
+    kinds = [e["kind"] for e in events.json()["items"]]
+    assert kinds[0] == "store.deleted" and "login" in kinds
+    assert admin.get("/stores/never-was/events").status_code == 404

@@ -157,7 +157,11 @@ def test_a_name_that_turns_internal_after_the_check_is_refused_when_fetched(
     )
     assert answer.status_code == 422, answer.text
     assert answer.json()["error"] == "issuer_unusable"
-    assert answer.json()["message"].endswith("discovery document could not be reached")
+    assert (
+        "discovery document could not be reached at https://rebound.example.com"
+        in (answer.json()["message"])
+    )
+    assert answer.json()["message"].endswith("outbound calls may not go there")
 
 
 # -- what a failed fetch tells the admin API caller ----------------------------------------------
@@ -169,9 +173,10 @@ def test_an_unreachable_issuer_is_reported_without_the_exception(world: World) -
     )
     assert answer.status_code == 422
     message = answer.json()["message"]
-    assert (
-        message
-        == "the issuer's discovery document cannot be used: discovery document could not be reached"
+    assert message == (
+        "the issuer's discovery document cannot be used: discovery document could not be "
+        "reached at http://127.0.0.1:9/.well-known/openid-configuration: "
+        "the connection was refused"
     )
     assert "Error" not in message
 
@@ -187,7 +192,9 @@ def test_unreachable_idp_metadata_is_reported_without_the_exception(world: World
     body = {"protocol": "saml", "idp_metadata_url": "http://127.0.0.1:9/md", "channel_ids": [1]}
     answer = world.admin().put("/stores/acme/connections/corp", json=body)
     assert answer.status_code == 422
-    assert answer.json()["message"] == "metadata could not be reached"
+    assert answer.json()["message"] == (
+        "metadata could not be reached at http://127.0.0.1:9/md: the connection was refused"
+    )
 
 
 def test_a_credential_check_against_an_unreachable_api_says_so_without_the_exception(

@@ -121,6 +121,20 @@ def test_apply_creates_then_a_second_run_changes_nothing(world: World, tmp_path:
     assert config_events(world) == events
 
 
+def test_apply_on_a_database_sealed_with_another_key_says_which_secret_and_why(
+    world: World, tmp_path: Path
+) -> None:
+    env = {"TEST_CLIENT_SECRET": world.shop_store.client_secret}
+    path = write(tmp_path, apply_yaml(world))
+    assert cli(world, "apply", path, **env).returncode == 0
+    wrong = cli(
+        world, "apply", path, SSO_ADAPTER_SECRET_KEY="another-master-key-" + "k" * 20, **env
+    )
+    assert wrong.returncode != 0
+    assert "stored secret store:shop-eu:" in wrong.stderr
+    assert "SSO_ADAPTER_SECRET_KEY" in wrong.stderr
+
+
 def test_apply_dry_run_prints_the_differences_and_writes_nothing(
     world: World, tmp_path: Path
 ) -> None:

@@ -225,9 +225,27 @@ def test_callback_without_iss_is_accepted_when_the_op_does_not_advertise_rfc9207
     assert world.login().landed
 
 
-def test_op_error_access_denied_is_refused_with_401(world: World) -> None:
+def test_op_error_access_denied_says_retrying_cannot_help(world: World) -> None:
     world.op.hooks.callback_params = lambda p: {
         "error": "access_denied",
+        "error_description": "User is not assigned to the client application.\x00",
+        "state": p["state"],
+        "iss": p["iss"],
+    }
+    outcome = world.login()
+    assert_refused_cleanly(world, outcome, 403, reason="idp_access_denied")
+    page = outcome.refusal.text
+    assert "administrator" in page and "start again" not in page.lower()
+    # The IdP's own words reach the audit trail (printable characters only).
+    [event] = world.events(kind="login", outcome="failure")
+    assert event["details"]["detail"].endswith("User is not assigned to the client application.")
+    # And the page offers the way back to the store.
+    assert 'href="' + world.shop.storefront_url("acme1", 1) + '/"' in page
+
+
+def test_op_error_login_required_is_refused_with_401(world: World) -> None:
+    world.op.hooks.callback_params = lambda p: {
+        "error": "login_required",
         "state": p["state"],
         "iss": p["iss"],
     }

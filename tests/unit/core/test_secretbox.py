@@ -55,8 +55,19 @@ def test_malformed_ciphertext_is_refused(token: str) -> None:
 
 def test_secret_sealed_by_another_master_key_does_not_open() -> None:
     sealed = SecretBox(OLD_KEY).seal("s3cr3t", context=CONTEXT)
-    with pytest.raises(SecretBoxError):
+    with pytest.raises(SecretBoxError) as refused:
         SecretBox(NEW_KEY).open(sealed, context=CONTEXT)
+    # Which secret, and why: a key the box does not hold (never the value).
+    message = str(refused.value)
+    assert CONTEXT in message and "master key" in message and "s3cr3t" not in message
+
+
+def test_a_refusal_says_which_secret_and_why() -> None:
+    box = SecretBox(NEW_KEY)
+    with pytest.raises(SecretBoxError, match="stores.client_secret:8: does not decrypt"):
+        box.open(box.seal("x", context="stores.client_secret:7"), context="stores.client_secret:8")
+    with pytest.raises(SecretBoxError, match="not a sealed value"):
+        box.open("plaintext", context=CONTEXT)
 
 
 def test_old_key_still_opens_after_rotation_and_the_value_needs_resealing() -> None:
