@@ -475,9 +475,8 @@ def test_a_link_of_another_store_is_not_found_through_this_store(world: World) -
 def test_events_record_logins_and_changes_with_the_actor(world: World) -> None:
     token = world.create_token("ops-bot", "stores:write", "events:read", "links:write")
     admin = world.admin(token)
-    assert (
-        admin.put("/stores/acme/connections/okta", json=connection_body(world)).status_code == 200
-    )
+    changed = connection_body(world, profile_sync="every_login")
+    assert admin.put("/stores/acme/connections/okta", json=changed).status_code == 200
     assert world.login().landed
     assert (
         admin.post(

@@ -64,7 +64,7 @@ def test_secret_sealed_by_another_master_key_does_not_open() -> None:
 
 def test_a_refusal_says_which_secret_and_why() -> None:
     box = SecretBox(NEW_KEY)
-    with pytest.raises(SecretBoxError, match="stores.client_secret:8: does not decrypt"):
+    with pytest.raises(SecretBoxError, match=r"stores\.client_secret:8: does not decrypt"):
         box.open(box.seal("x", context="stores.client_secret:7"), context="stores.client_secret:8")
     with pytest.raises(SecretBoxError, match="not a sealed value"):
         box.open("plaintext", context=CONTEXT)
