@@ -141,7 +141,13 @@ def cmd_token_list(args: argparse.Namespace) -> int:
         async with runtime.sessions() as session:
             return await TokenRepository(session, runtime.clock).list()
 
-    for token in _run(work):
+    tokens = _run(work)
+    if not tokens:
+        print(
+            "no admin tokens (make one: sso-adapter token create --name NAME --scope SCOPE...)",
+            file=sys.stderr,
+        )
+    for token in tokens:
         print(f"{token.name}\t{' '.join(token.scopes)}\tcreated {token.created_at:%Y-%m-%d %H:%M}")
     return EXIT_OK
 
@@ -191,6 +197,8 @@ def cmd_scim_token_create(args: argparse.Namespace) -> int:
 
 def cmd_scim_token_list(args: argparse.Namespace) -> int:
     tokens = _scim_tokens(lambda admin: admin.list_scim_tokens(args.store, args.connection))
+    if not tokens:
+        print(f"no SCIM tokens for {args.store}/{args.connection}", file=sys.stderr)
     for token in tokens:
         used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
         print(f"{token.id}\tcreated {token.created_at:%Y-%m-%d %H:%M}\tlast used {used}")

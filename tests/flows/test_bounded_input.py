@@ -268,10 +268,19 @@ def test_a_name_that_is_no_slug_is_404_and_audited(world: World) -> None:
     assert event["reason"] == "unknown_connection" and "\x00" not in event["connection_slug"]
 
 
+def test_the_front_page_says_what_runs_here(world: World) -> None:
+    page = httpx.get(f"{world.url}/")
+    assert page.status_code == 200 and "sso-adapter is running" in page.text
+    assert httpx.get(f"{world.url}/", headers={"Accept": "application/json"}).json() == {
+        "service": "sso-adapter",
+        "status": "running",
+    }
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status"),
     [("GET", "/sso/acme/okta/nowhere", 404), ("DELETE", "/sso/acme/okta/login", 405),
-     ("GET", "/sso/acme/okta/saml/acs", 405), ("GET", "/", 404)],
+     ("GET", "/sso/acme/okta/saml/acs", 405), ("GET", "/nowhere", 404)],
 )  # fmt: skip
 def test_what_no_route_answers_still_carries_a_reference(
     world: World, method: str, path: str, status: int

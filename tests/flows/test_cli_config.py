@@ -31,6 +31,14 @@ def cli(world: World, *args: str, **env: str) -> subprocess.CompletedProcess[str
 # -- tokens ---------------------------------------------------------------------------------
 
 
+def test_listing_no_tokens_says_so(world: World) -> None:
+    listed = cli(world, "token", "list")
+    assert listed.returncode == 0 and listed.stdout == ""
+    assert "no admin tokens" in listed.stderr
+    scim = cli(world, "scim-token", "list", "--store", "acme", "--connection", "okta")
+    assert scim.returncode == 0 and "no SCIM tokens for acme/okta" in scim.stderr
+
+
 def test_token_create_prints_a_working_token_once(world: World) -> None:
     done = cli(world, "token", "create", "--name", "ci", "--scope", "stores:read", "links:read")
     assert done.returncode == 0, done.stderr
