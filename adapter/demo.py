@@ -115,8 +115,14 @@ async def _run(settings: Settings, port: int, idp_port: int, shop_port: int) -> 
     idp_sock = bind_socket("127.0.0.1", idp_port)
     shop_sock = bind_socket("127.0.0.1", shop_port)
     public_url = f"http://127.0.0.1:{port}"
+    secret_key, key_given = _demo_value(settings.secret_key)
+    admin_token, token_given = _demo_value(settings.admin_token, prefix="ssoa_demo_")
     settings = settings.model_copy(
-        update={"public_url": public_url, "allow_insecure_loopback": True}
+        update={
+            "public_url": public_url,
+            "allow_insecure_loopback": True,
+            "admin_token": SecretStr(admin_token),
+        }
     )
 
     op = SandboxOidcProvider(f"http://localhost:{idp_port}")
@@ -147,7 +153,7 @@ async def _run(settings: Settings, port: int, idp_port: int, shop_port: int) -> 
         ("Sign in as a Contoso buyer (B2B Edition)", b2b_login_url),
     ]
 
-    runtime = Runtime.build(settings, secret_key=_demo_secret(settings))
+    runtime = Runtime.build(settings, secret_key=secret_key)
     await _configure(runtime, shop, op)
 
     servers = [
@@ -165,17 +171,29 @@ async def _run(settings: Settings, port: int, idp_port: int, shop_port: int) -> 
         f"  Or start the login directly: {login_url}\n"
         f"  Adapter: {public_url}   Sample IdP: {op.issuer}\n"
         f"  BigCommerce sandbox: {shop.base_url}\n"
+        "\n"
+        "  To operate it (the admin API, the CLI), with this demo's database and keys:\n"
+        f"    export SSO_ADAPTER_DATABASE_URL={settings.database_url}\n"
+        f"    export SSO_ADAPTER_SECRET_KEY={secret_key}"
+        f"{'' if key_given else '   # made up for this run'}\n"
+        f"    export SSO_ADAPTER_ADMIN_TOKEN={admin_token}"
+        f"{'' if token_given else '   # made up for this run'}\n"
+        '    curl -H "Authorization: Bearer $SSO_ADAPTER_ADMIN_TOKEN" '
+        f"{public_url}/admin/v1/stores\n"
+        f"    .venv/bin/sso-adapter scim-token create --store {STORE} --connection {CONNECTION}\n"
         "  Press Ctrl+C to stop.\n",
         flush=True,
     )
     await asyncio.gather(*(server.serve(sockets=[sock]) for server, sock in servers))
 
 
-def _demo_secret(settings: Settings) -> str:
-    if settings.secret_key is not None and settings.secret_key.get_secret_value():
-        return settings.secret_key.get_secret_value()
-    # The demo store is re-created at every start, so a fresh key loses nothing.
-    return secrets.token_urlsafe(32)
+def _demo_value(given: SecretStr | None, prefix: str = "") -> tuple[str, bool]:
+    """The operator's value, or one made up for this run (the demo store is re-created at
+    every start, so a fresh master key loses nothing); and whether it was given. Printed in
+    the banner: the demo runs on loopback with sample data only."""
+    if given is not None and given.get_secret_value():
+        return given.get_secret_value(), True
+    return prefix + secrets.token_urlsafe(32), False
 
 
 def run_demo(settings: Settings, *, port: int, idp_port: int, shop_port: int) -> int:

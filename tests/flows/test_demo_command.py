@@ -192,6 +192,14 @@ def test_demo_without_secret_key_walks_a_login_from_storefront_to_signed_in(demo
         buyer_page = browser.get(into_session.headers["location"])
     assert "e-mail grace@contoso.example" in buyer_page.text
     assert "B2B buyer of Contoso, role senior buyer" in buyer_page.text
+    # The banner hands over what it takes to operate the demo: the admin token it runs with.
+    [token] = re.findall(r"export SSO_ADAPTER_ADMIN_TOKEN=(\S+)", demo.text)
+    assert re.search(r"export SSO_ADAPTER_SECRET_KEY=\S+", demo.text)
+    stores = httpx.get(
+        f"http://127.0.0.1:{demo.port}/admin/v1/stores",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert stores.status_code == 200 and stores.json()["items"][0]["slug"] == "demo"
     assert demo.stop() == 0  # Ctrl+C, as the banner tells a person, ends it cleanly
 
 
