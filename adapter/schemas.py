@@ -99,8 +99,16 @@ class StoreBody(_Body, _Answered):
     store_hash: str = Field(pattern=r"^[a-z0-9]{1,64}$")
     client_id: str = Field(min_length=1, max_length=255)
     # Write-only secrets: required when the store is created, kept when omitted on replace.
-    client_secret: SecretStr | None = None
-    api_token: SecretStr | None = None
+    client_secret: SecretStr | None = Field(
+        default=None,
+        description="write-only: the API account's client secret (signs login JWTs); "
+        "required when the store is created, kept when omitted",
+    )
+    api_token: SecretStr | None = Field(
+        default=None,
+        description="write-only: the API account's access token; required when the store "
+        "is created, kept when omitted",
+    )
     api_base_url: str = Field(default="https://api.bigcommerce.com", max_length=2048)
     default_channel_id: ChannelId = 1
     bind_request_ip: bool = False
@@ -230,7 +238,10 @@ class OidcConnectionBody(_ConnectionCommon):
     issuer: str = Field(max_length=2048)
     client_id: str = Field(min_length=1, max_length=255)
     # Write-only: required when the connection is created, kept when omitted on replace.
-    client_secret: SecretStr | None = None
+    client_secret: SecretStr | None = Field(
+        default=None,
+        description="write-only: required when the connection is created, kept when omitted",
+    )
     has_client_secret: bool | None = Field(default=None, description=READ_ONLY)
     scopes: list[str] = Field(default_factory=lambda: ["openid", "email", "profile"])
     subject_claim: str = Field(default="sub", min_length=1, max_length=128)

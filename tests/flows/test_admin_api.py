@@ -631,6 +631,32 @@ def test_openapi_document_is_served(world: World) -> None:
     oidc = document["components"]["schemas"]["OidcConnectionBody"]["properties"]
     assert oidc["trusted_audiences"]["type"] == "array"
     assert oidc["trusted_audiences"]["items"]["type"] == "string"
+    assert "required when the connection is created" in oidc["client_secret"]["description"]
+    # Every operation says what it does and which scope it needs, matching ENDPOINTS.
+    operations = [
+        (method.upper(), path, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+    assert len(operations) == 19
+    for method, path, operation in operations:
+        assert operation["description"], (method, path)
+        assert operation["security"] == [{"HTTPBearer": [operation["x-required-scope"]]}]
+    scopes = {(m, p): o["x-required-scope"] for m, p, o in operations}
+    for method, path, scope in ENDPOINTS:
+        templated = next(p for (m, p) in scopes if m == method and _matches(p, path))
+        assert scopes[(method, templated)] == scope, (method, path)
+    # A connection is answered in its typed, flat shape.
+    got = document["paths"]["/stores/{store}/connections/{connection}"]["get"]
+    assert "oneOf" in str(got["responses"]["200"]) or "OidcConnectionView" in str(got)
+
+
+def _matches(template: str, path: str) -> bool:
+    parts, concrete = template.split("/"), path.split("/")
+    return len(parts) == len(concrete) and all(
+        t == c or (t.startswith("{") and t.endswith("}"))
+        for t, c in zip(parts, concrete, strict=True)
+    )
 
 
 def test_saml_connection_with_unparseable_metadata_is_refused_with_the_reason(world: World) -> None:

@@ -37,6 +37,7 @@ from adapter.services.admin_tokens import Principal
 from adapter.services.availability import DATABASE_ERRORS, database_unavailable
 from adapter.services.runtime import Runtime
 from adapter.web.admin.auth import Unauthenticated, authenticate, bearer, require
+from adapter.web.admin.openapi import admin_openapi
 from adapter.web.bodies import ADMIN_BODY_LIMIT, BodyLimit
 
 log = get_logger("adapter.admin")
@@ -98,6 +99,7 @@ def create_admin_app(runtime: Runtime) -> FastAPI:
         ),
     )
     app.state.runtime = runtime
+    app.openapi = lambda: admin_openapi(app)  # type: ignore[method-assign]
     service = AdminService(runtime)
 
     def refuse_body(exc: AdapterError) -> JSONResponse:

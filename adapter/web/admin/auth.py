@@ -46,4 +46,6 @@ def require(scope: str) -> Callable[[Request], Awaitable[Principal]]:
             raise Forbidden(f"token {principal.name!r} lacks scope {scope}")
         return principal
 
+    # Read by the OpenAPI document (adapter.web.admin.openapi) to name the scope.
+    dependency.scope = scope  # type: ignore[attr-defined]
     return dependency
