@@ -480,3 +480,6 @@ class TestLoginAnswer(BaseModel):
     # Where B2B Edition applies: the company key, its company (null: to be created), the role
     # and whether the customer is a user already.
     b2b: dict[str, Any] | None = None
+    # Settings of this connection (and its store) that cannot work together, with what to
+    # change: [{"code", "field", "message"}].
+    warnings: list[dict[str, str]] = Field(default_factory=list)

@@ -39,6 +39,8 @@ class IdpMetadata:
     sso_urls: dict[str, str]  # binding -> location
     signing_certificates: tuple[str, ...]  # PEM
     want_authn_requests_signed: bool
+    # The NameID formats the IdP says it sends (empty: it does not say).
+    name_id_formats: tuple[str, ...] = ()
 
 
 def _certificates(idp: Element) -> tuple[str, ...]:
@@ -102,4 +104,9 @@ def parse_idp_metadata(document: str | bytes) -> IdpMetadata:
         sso_urls=sso_urls,
         signing_certificates=certificates,
         want_authn_requests_signed=idp.get("WantAuthnRequestsSigned") in ("true", "1"),
+        name_id_formats=tuple(
+            (node.text or "").strip()
+            for node in idp.findall(f"{{{MD}}}NameIDFormat")
+            if (node.text or "").strip()
+        ),
     )

@@ -119,6 +119,7 @@ class ServiceProviderRegistry:
                 entity_id=f"{base}/metadata",
                 acs_url=f"{base}/acs",
                 idp_entity_id=metadata.entity_id,
+                idp_name_id_formats=metadata.name_id_formats,
                 idp_metadata_xml=xml.removeprefix("\ufeff"),
                 private_key_pem=connection.sp_private_key,
                 certificate_pem=connection.sp_certificate,

@@ -83,6 +83,8 @@ class ServiceProviderSettings:
     # For the pysaml2 reader: "inprocess" (python-xmlsec) or "xmlsec1" (pysaml2's default:
     # one subprocess per check)
     crypto_backend: str = "inprocess"
+    # The NameID formats the IdP's metadata lists (for the operator's warnings).
+    idp_name_id_formats: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ import base64
 import binascii
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from typing import Any, TypeVar
 
 from sqlalchemy import select
@@ -32,6 +33,7 @@ from adapter.core.identity import Identity
 from adapter.core.records import StoreRecord
 from adapter.core.redirects import InvalidRedirect, validate_redirect_to
 from adapter.core.urls import check_outbound_url
+from adapter.core.warnings import connection_warnings, unreachable_channels
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.intents import IntentRepository
 from adapter.db.links import LinkExists, LinkRepository
@@ -684,12 +686,25 @@ class AdminService:
             raise NotFound(f"connection {store}/{slug} does not exist", code="connection_not_found")
         store_record, connection = found
         idp_entity_id = None
+        name_id_formats: tuple[str, ...] = ()
         if connection.protocol == "saml":
             provider = await self._rt.saml.get(
                 connection, public_url=self._rt.settings.public_url, store_slug=store
             )
             idp_entity_id = provider.settings.idp_entity_id
-        return await DryRun(self._rt, store_record, connection, idp_entity_id).run(request)
+            name_id_formats = provider.settings.idp_name_id_formats
+        answer = await DryRun(self._rt, store_record, connection, idp_entity_id).run(request)
+        warnings = connection_warnings(connection.settings, idp_name_id_formats=name_id_formats)
+
+        async def served(session: AsyncSession) -> list[list[int]]:
+            rows = await self._config(session).connection_rows(store_record.id)
+            return [list(r.settings.get("channel_ids") or []) for r in rows]
+
+        warnings += unreachable_channels(
+            [c.channel_id for c in store_record.channels], await self._read(served)
+        )
+        answer.warnings = [asdict(w) for w in warnings]
+        return answer
 
 
 class DryRun:

@@ -20,8 +20,10 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapter.core.records import ConnectionRecord, StoreRecord
+from adapter.core.warnings import connection_warnings, unreachable_channels
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.errors import ConfigurationError
+from adapter.saml.metadata import InvalidMetadata, parse_idp_metadata
 from adapter.schemas import (
     ANSWERED_FIELDS,
     CHANNEL_SECRETS,
@@ -308,6 +310,41 @@ async def _preflight(runtime: Runtime, admin: AdminService, stores: list[Desired
                 raise _located(where, exc) from None
 
 
+def _inline_name_id_formats(body: OidcConnectionBody | SamlConnectionBody) -> tuple[str, ...]:
+    if not isinstance(body, SamlConnectionBody) or body.idp_metadata_xml is None:
+        return ()
+    try:
+        return parse_idp_metadata(body.idp_metadata_xml).name_id_formats
+    except InvalidMetadata:
+        return ()  # the preflight has refused it already
+
+
+async def _warnings(repo: Configuration, stores: list[DesiredStore]) -> list[str]:
+    """Settings of the file that cannot work together, one line each, with what to change."""
+    lines: list[str] = []
+    for desired in stores:
+        where = f"stores.{desired.slug}"
+        served = [list(c.channel_ids) for c in desired.connections.values()]
+        current = await repo.store_row(desired.slug)
+        if current is not None:
+            for row in await repo.connection_rows(current.id):
+                if row.slug not in desired.connections:
+                    served.append(list(row.settings.get("channel_ids") or []))
+        found = [
+            (f"{where}.connections.{slug}", w)
+            for slug, body in desired.connections.items()
+            for w in connection_warnings(
+                policy_from_body(body), idp_name_id_formats=_inline_name_id_formats(body)
+            )
+        ]
+        found += [
+            (where, w)
+            for w in unreachable_channels([c.channel_id for c in desired.body.channels], served)
+        ]
+        lines += [f"warning: {place}.{w.field}: {w.message}" for place, w in found]
+    return lines
+
+
 def _repository(runtime: Runtime, session: AsyncSession) -> Configuration:
     return Configuration(
         session, runtime.box, runtime.clock, allow_loopback=runtime.settings.allow_insecure_loopback
@@ -351,6 +388,7 @@ async def apply_file(runtime: Runtime, stores: list[DesiredStore], *, dry_run: b
                     lines.append(f"{name}: unchanged")
                     continue
                 writes.append((desired, slug))
+        lines += await _warnings(repo, stores)
     if dry_run or not writes:
         return lines
     async with runtime.sessions.begin() as session:

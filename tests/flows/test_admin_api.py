@@ -521,6 +521,32 @@ def _test_login(world: World, **claims: object) -> dict[str, object]:
     return answer.json()
 
 
+def test_test_login_names_settings_that_cannot_work_together(world: World) -> None:
+    # An Entra ID-like SAML connection: creates customers, vouches for no e-mail, and its IdP
+    # sends e-mail NameIDs while logins are keyed on a persistent one.
+    from tests.support.certificates import idp_metadata
+
+    metadata = idp_metadata().replace(
+        "urn:oasis:names:tc:SAML:2.0:nameid-format:persistent",
+        "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress",
+    )
+    body = {"protocol": "saml", "idp_metadata_xml": metadata, "channel_ids": [1]}
+    assert world.admin().put("/stores/acme/connections/corp", json=body).status_code == 201
+    answer = world.admin().post(
+        "/stores/acme/connections/corp/test-login",
+        json={"claims": {"name_id": "a@b.example", "attributes": {}}},
+    )
+    assert answer.status_code == 200, answer.text
+    codes = {w["code"]: w for w in answer.json()["warnings"]}
+    assert set(codes) == {
+        "saml_email_never_verified",
+        "saml_nameid_not_persistent",
+        "channel_unreachable",
+    }
+    assert codes["saml_nameid_not_persistent"]["field"] == "subject_attribute"
+    assert "every login will be refused" in codes["saml_nameid_not_persistent"]["message"]
+
+
 def test_test_login_for_a_new_person_would_create_the_customer_and_writes_nothing(
     world: World,
 ) -> None:

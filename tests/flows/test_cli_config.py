@@ -143,6 +143,22 @@ def test_apply_on_a_database_sealed_with_another_key_says_which_secret_and_why(
     assert "SSO_ADAPTER_SECRET_KEY" in wrong.stderr
 
 
+def test_apply_dry_run_names_settings_that_cannot_work_together(
+    world: World, tmp_path: Path
+) -> None:
+    env = {"TEST_CLIENT_SECRET": world.shop_store.client_secret}
+    with_outlet = apply_yaml(world).replace(
+        "    connections:\n",
+        "      - channel_id: 2\n        kind: hosted\n"
+        f'        storefront_url: "{world.shop.storefront_url(STORE_HASH, 2)}"\n'
+        "    connections:\n",
+    )
+    dry = cli(world, "apply", "--dry-run", write(tmp_path, with_outlet), **env)
+    assert dry.returncode == 0, dry.stderr
+    [warning] = [line for line in dry.stdout.splitlines() if line.startswith("warning:")]
+    assert warning.startswith("warning: stores.shop-eu.channels[2]: No connection lists channel 2")
+
+
 def test_apply_dry_run_prints_the_differences_and_writes_nothing(
     world: World, tmp_path: Path
 ) -> None:
