@@ -41,6 +41,12 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     log_level: str = "INFO"
     log_json: bool = True
+    # The BigCommerce app this deployment is (a draft app in the merchant's developer portal):
+    # without a client id the install endpoints answer 404.
+    bc_app_client_id: str | None = None
+    bc_app_client_secret: SecretStr | None = None
+    bc_login_url: str = "https://login.bigcommerce.com"
+    bc_api_url: str = "https://api.bigcommerce.com"
 
     @field_validator("public_url")
     @classmethod

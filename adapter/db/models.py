@@ -73,6 +73,8 @@ class Store(Base):
     b2b_enabled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     b2b_api_base_url: Mapped[str | None] = mapped_column(String(2048), nullable=True)
     b2b_api_token_sealed: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Set when the BigCommerce app was uninstalled: no logins, credentials erased, links kept.
+    app_uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -240,6 +242,22 @@ class AdminToken(Base):
     scopes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AppUser(Base):
+    """A control-panel user of a store that installed the adapter as a BigCommerce app: the
+    installer (its owner) and those BigCommerce let open the app since, until removed."""
+
+    __tablename__ = "app_users"
+    __table_args__ = (UniqueConstraint("store_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    store_id: Mapped[int] = mapped_column(ForeignKey("stores.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(BigInteger)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    is_owner: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_load_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ScimToken(Base):

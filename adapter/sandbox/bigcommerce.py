@@ -33,6 +33,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from starlette.routing import Route
 
 from adapter.sandbox.b2b import B2bEditionEmulator
+from adapter.sandbox.bigcommerce_app import AppMarketplace
 
 TOKEN_WINDOW_SECONDS = 30
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -88,6 +89,14 @@ class EmulatedStore:
     tokens_without_customer_scope: set[str] = field(default_factory=set)
     global_logins: dict[int, bool] = field(default_factory=dict)
     access_tokens: dict[str, int] = field(default_factory=dict)
+    # Apps installed on the store: their client id -> client secret (which signs their login
+    # JWTs), and the access tokens their installs were granted.
+    installed_apps: dict[str, str] = field(default_factory=dict)
+    app_tokens: set[str] = field(default_factory=set)
+
+    def accepts(self, api_token: str) -> bool:
+        """Whether an X-Auth-Token is the store's API token or an installed app's."""
+        return secrets.compare_digest(api_token, self.api_token) or api_token in self.app_tokens
 
 
 @dataclass
@@ -130,6 +139,8 @@ class BigCommerceEmulator:
         self._next_id = 1
         # B2B Edition, for the stores that enable it (`b2b.enable(store_hash)`).
         self.b2b = B2bEditionEmulator(self)
+        # The app side: OAuth installs, signed payloads, the Channels and Sites APIs.
+        self.app_market = AppMarketplace(self)
 
     # -- set-up ------------------------------------------------------------------------------
 
@@ -227,9 +238,7 @@ class BigCommerceEmulator:
     async def customers(self, request: Request) -> Response:
         store = self.stores.get(request.path_params["store_hash"])
         method = request.method
-        if store is None or not secrets.compare_digest(
-            request.headers.get("x-auth-token", ""), store.api_token
-        ):
+        if store is None or not store.accepts(request.headers.get("x-auth-token", "")):
             self.api_calls.append((method, request.url.path, 401))
             return JSONResponse({"status": 401, "title": "Unauthorized"}, status_code=401)
         fault = self._take_fault(method)
@@ -353,9 +362,7 @@ class BigCommerceEmulator:
 
     async def channel_settings(self, request: Request) -> Response:
         store = self.stores.get(request.path_params["store_hash"])
-        if store is None or not secrets.compare_digest(
-            request.headers.get("x-auth-token", ""), store.api_token
-        ):
+        if store is None or not store.accepts(request.headers.get("x-auth-token", "")):
             return JSONResponse({"status": 401, "title": "Unauthorized"}, status_code=401)
         channel_id = int(request.path_params["channel_id"])
         self.api_calls.append(("GET", request.url.path, 200))
@@ -434,10 +441,12 @@ class BigCommerceEmulator:
             raise ValueError(f"malformed token: {exc}") from None
         if header.get("alg") != "HS256" or header.get("typ", "JWT") != "JWT":
             raise ValueError("header must be alg HS256, typ JWT")
+        issuer = jwt.decode(token, options={"verify_signature": False}).get("iss")
+        secret = store.installed_apps.get(str(issuer), store.client_secret)
         try:
             claims = jwt.decode(
                 token,
-                store.client_secret,
+                secret,
                 algorithms=["HS256"],
                 options={
                     "verify_exp": False,
@@ -451,8 +460,8 @@ class BigCommerceEmulator:
         unknown = set(claims) - KNOWN_CLAIMS
         if unknown:
             raise ValueError(f"unknown claims {sorted(unknown)}")
-        if claims["iss"] != store.client_id:
-            raise ValueError("iss is not the client id")
+        if claims["iss"] != store.client_id and claims["iss"] not in store.installed_apps:
+            raise ValueError("iss is not the client id of the store or of an installed app")
         if claims["operation"] != "customer_login":
             raise ValueError("operation is not customer_login")
         if claims["store_hash"] != store.store_hash:
@@ -567,5 +576,6 @@ class BigCommerceEmulator:
                 Route("/s/{store_hash}/{channel_id:int}/{path:path}", self.storefront_page),
                 Route("/s/{store_hash}/{channel_id:int}", self.storefront_page),
                 *self.b2b.routes(),
+                *self.app_market.routes(),
             ]
         )
