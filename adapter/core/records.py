@@ -50,6 +50,8 @@ class StoreRecord:
     channels: tuple[ChannelRecord, ...]
     # None: the store does not run B2B Edition (or the adapter is not to use it).
     b2b: B2bSettings | None = None
+    # The store's BigCommerce app was uninstalled: it serves no logins until reinstalled.
+    uninstalled: bool = False
 
     def channel(self, channel_id: int) -> ChannelRecord | None:
         return next((c for c in self.channels if c.channel_id == channel_id), None)

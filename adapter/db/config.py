@@ -139,6 +139,7 @@ class ConfigRepository:
             ),
             channels=channels,
             b2b=self._b2b_settings(row),
+            uninstalled=row.app_uninstalled_at is not None,
         )
 
     def _b2b_settings(self, row: Store) -> B2bSettings | None:

@@ -42,6 +42,13 @@ def request_origin(origin: str | None, referer: str | None) -> str | None:
         return None
 
 
+def _serving(store: StoreRecord) -> None:
+    if store.uninstalled:
+        raise NotFound(
+            f"store {store.slug}: its BigCommerce app is uninstalled", code="store_uninstalled"
+        )
+
+
 def _default_storefront(store: StoreRecord) -> str | None:
     channel = store.channel(store.default_channel_id)
     return None if channel is None else channel.storefront_url
@@ -111,6 +118,7 @@ class LoginSteps:
             store = await self.config(session).get_store(store_slug)
         if store is None:
             raise NotFound(f"no store {store_slug}", code="unknown_store")
+        _serving(store)
         login_facts.note(store_known=True, storefront_url=_default_storefront(store))
         return store
 
@@ -138,6 +146,7 @@ class LoginSteps:
             raise NotFound(
                 f"no connection {store_slug}/{connection_slug}", code="unknown_connection"
             )
+        _serving(found[0])
         return found
 
     async def saml_provider(self, store: StoreRecord, connection: ConnectionRecord) -> Any:

@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from adapter import __version__
 from adapter.errors import AdapterError, BadRequest, NotFound
 from adapter.logging import get_logger
+from adapter.services.app_install import AppInstall
 from adapter.services.current_customers import CurrentCustomers
 from adapter.services.exchange import TokenExchange
 from adapter.services.landing import Landing
@@ -28,7 +29,7 @@ from adapter.services.readiness import known_revisions
 from adapter.services.runtime import Runtime
 from adapter.services.saml_login import SamlLogin
 from adapter.services.scim_directory import ScimService
-from adapter.web import health, sso
+from adapter.web import bigcommerce_app, health, sso
 from adapter.web.admin.app import create_admin_app
 from adapter.web.metrics import Metrics
 from adapter.web.metrics import router as metrics_router
@@ -95,12 +96,14 @@ def create_app(runtime: Runtime) -> FastAPI:
         runtime, steps, {"oidc": app.state.oidc_login, "saml": app.state.saml_login}
     )
     app.state.token_exchange = TokenExchange(runtime)
+    app.state.app_install = AppInstall(runtime)
     app.state.current_customers = CurrentCustomers(runtime, steps)
     app.state.schema_revisions = known_revisions(runtime.settings.database_url)
     _answer_failures_with_a_reference(app)
     app.include_router(health.router)
     app.include_router(metrics_router)
     app.include_router(sso.router)
+    app.include_router(bigcommerce_app.router)
     app.mount("/admin/v1", create_admin_app(runtime))
     app.mount("/scim/v2", create_scim_app(ScimService(runtime, steps)))
     app.add_middleware(RequestIdMiddleware)
