@@ -639,6 +639,7 @@ class AdminService:
         email: str | None,
         limit: int,
         cursor: str | None,
+        reference: str | None = None,
     ) -> EventPage:
         before = decode_cursor(cursor)
 
@@ -658,6 +659,7 @@ class AdminService:
                 (AuditEvent.subject, subject),
                 (AuditEvent.customer_id, customer_id),
                 (AuditEvent.email, email),
+                (AuditEvent.reference, reference),
             ):
                 if value is not None:
                     query = query.where(column == value)

@@ -31,6 +31,7 @@ from adapter.services.saml_login import SamlLogin
 from adapter.services.scim_directory import ScimService
 from adapter.web import bigcommerce_app, health, sso
 from adapter.web.admin.app import create_admin_app
+from adapter.web.console.app import create_console_app
 from adapter.web.metrics import Metrics
 from adapter.web.metrics import router as metrics_router
 from adapter.web.pages import error_response
@@ -106,6 +107,7 @@ def create_app(runtime: Runtime) -> FastAPI:
     app.include_router(bigcommerce_app.router)
     app.mount("/admin/v1", create_admin_app(runtime))
     app.mount("/scim/v2", create_scim_app(ScimService(runtime, steps)))
+    app.mount("/console", create_console_app(runtime))
     app.add_middleware(RequestIdMiddleware)
     return app
 

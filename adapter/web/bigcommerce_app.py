@@ -51,10 +51,10 @@ code{{background:#f3f3f3;padding:.1rem .3rem}}</style></head><body>
     }.</p>
 <h2>Storefront channels</h2><ul>{channels}</ul>
 <h2>Sign-in connections</h2><ul>{connections}</ul>
-<p>Add a connection for your IdP with the admin API
-(<code>PUT /admin/v1/stores/{escape(view.store_slug)}/connections/{{slug}}</code>) or
-<code>sso-adapter apply</code>; the adapter's documentation lists the values to enter at Okta
-and Entra ID.</p>
+<p>Add and change connections in the
+<a href="/console/stores/{escape(view.store_slug)}" target="_blank" rel="noopener">console</a>
+(it opens in a tab of its own: signed in with an admin token, outside the control panel's
+frame), with the admin API or with <code>sso-adapter apply</code>.</p>
 </body></html>"""
     return HTMLResponse(body, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 
