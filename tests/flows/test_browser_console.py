@@ -115,6 +115,18 @@ def test_an_operator_adds_connections_tests_a_login_finds_an_event_and_unlinks(
     assert reference in row and "left the store" in row
     shot(page, "events")
 
+    # A SCIM token for the IdP: shown once, working, revocable.
+    page.goto(f"{world.url}/console/stores/acme")
+    page.click("#connection-okta button:has-text('Make a SCIM token')")
+    token = page.inner_text("#new-scim-token")
+    scim = f"{world.url}/scim/v2/acme/okta/Users"
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(scim, headers=bearer).status_code == 200
+    page.goto(f"{world.url}/console/stores/acme")
+    assert token not in page.content()
+    page.click("#connection-okta button:has-text('Revoke')")
+    assert httpx.get(scim, headers=bearer).status_code == 401
+
     # Unlink.
     assert len(world.links()) == 1
     page.goto(f"{world.url}/console/stores/acme")

@@ -248,12 +248,14 @@ def create_console_app(runtime: Runtime) -> Starlette:
                     cursor=None,
                 )
             ).items
+        connections = await admin.list_connections(slug)
         return page(
             request,
             "store.html",
             status,
             store=store,
-            connections=await admin.list_connections(slug),
+            connections=connections,
+            scim_tokens={c.slug: await admin.list_scim_tokens(slug, c.slug) for c in connections},
             events=events,
             links=links,
             reference=reference,
@@ -341,6 +343,21 @@ def create_console_app(runtime: Runtime) -> Starlette:
             return await store_page(request, status=422, error="The claims are not a JSON object.")
         return await store_page(request, test_login=answer, test_login_connection=slug)
 
+    async def make_scim_token(request: Request) -> Response:
+        principal, _ = await checked_post(request, "stores:write")
+        store_slug, slug = request.path_params["store"], request.path_params["connection"]
+        made = await admin.create_scim_token(store_slug, slug, principal.name)
+        # Shown in this answer only, as the admin API does.
+        return await store_page(request, new_scim_token=made.token, new_scim_token_connection=slug)
+
+    async def revoke_scim_token(request: Request) -> Response:
+        principal, _ = await checked_post(request, "stores:write")
+        store_slug, slug = request.path_params["store"], request.path_params["connection"]
+        await admin.revoke_scim_token(
+            store_slug, slug, request.path_params["token"], principal.name
+        )
+        return RedirectResponse(f"/console/stores/{store_slug}#connection-{slug}", status_code=303)
+
     async def unlink(request: Request) -> Response:
         principal, _ = await checked_post(request, "links:write")
         store_slug = request.path_params["store"]
@@ -365,6 +382,16 @@ def create_console_app(runtime: Runtime) -> Starlette:
         Route(
             "/stores/{store}/connections/{connection}/test-login",
             handled(test_login),
+            methods=["POST"],
+        ),
+        Route(
+            "/stores/{store}/connections/{connection}/scim-tokens",
+            handled(make_scim_token),
+            methods=["POST"],
+        ),
+        Route(
+            "/stores/{store}/connections/{connection}/scim-tokens/{token:int}/revoke",
+            handled(revoke_scim_token),
             methods=["POST"],
         ),
         Route("/stores/{store}/links/{link:int}/unlink", handled(unlink), methods=["POST"]),
