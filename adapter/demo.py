@@ -44,9 +44,8 @@ async def _configure(runtime: Runtime, shop: BigCommerceEmulator, op: SandboxOid
     async with runtime.sessions.begin() as session:
         # Start from a clean demo store: links from an earlier run point at customers the
         # fresh sandbox does not have.
-        existing = await session.scalar(Store.__table__.select().where(Store.slug == STORE))
-        if existing is not None:
-            await session.execute(delete(Store).where(Store.slug == STORE))
+        # So does the store an earlier run's app install made.
+        await session.execute(delete(Store).where(Store.slug.in_([STORE, f"store-{STORE_HASH}"])))
         config = Configuration(session, runtime.box, runtime.clock, allow_loopback=True)
         await config.put_store(
             STORE,
@@ -153,6 +152,17 @@ async def _run(settings: Settings, port: int, idp_port: int, shop_port: int) -> 
         ("Sign in as a Contoso buyer (B2B Edition)", b2b_login_url),
     ]
 
+    # The adapter as a draft app of the sandbox's developer account: installable from the
+    # sandbox's Apps page.
+    app = shop.app_market.register_app(f"{public_url}/bigcommerce/auth")
+    settings = settings.model_copy(
+        update={
+            "bc_app_client_id": app.client_id,
+            "bc_app_client_secret": SecretStr(app.client_secret),
+            "bc_login_url": shop.base_url,
+            "bc_api_url": shop.base_url,
+        }
+    )
     runtime = Runtime.build(settings, secret_key=secret_key)
     await _configure(runtime, shop, op)
 
@@ -171,6 +181,8 @@ async def _run(settings: Settings, port: int, idp_port: int, shop_port: int) -> 
         f"  Or start the login directly: {login_url}\n"
         f"  Adapter: {public_url}   Sample IdP: {op.issuer}\n"
         f"  BigCommerce sandbox: {shop.base_url}\n"
+        f"  Install the adapter as a BigCommerce app: {shop.base_url}/manage/apps/{STORE_HASH}\n"
+        f"  The console: {public_url}/console/ (sign in with the admin token below)\n"
         "\n"
         "  To operate it (the admin API, the CLI), with this demo's database and keys:\n"
         f"    export SSO_ADAPTER_DATABASE_URL={settings.database_url}\n"

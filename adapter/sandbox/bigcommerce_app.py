@@ -24,7 +24,7 @@ from urllib.parse import parse_qs
 
 import jwt
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 if TYPE_CHECKING:
@@ -226,8 +226,44 @@ class AppMarketplace:
             }
         )
 
+    # -- the control panel's Apps page (a person clicks Install) ------------------------------
+
+    ALL_SCOPES = (
+        "store_v2_customers store_v2_customers_login store_channel_settings_read_only "
+        "store_sites_read_only"
+    )
+
+    async def apps_page(self, request: Request) -> Response:
+        from html import escape
+
+        store_hash = request.path_params["store_hash"]
+        if store_hash not in self.bigcommerce.stores:
+            return HTMLResponse("no such store", 404)
+        rows = "".join(
+            f'<li>{escape(app.client_id[:8])}… <a href="/manage/apps/{escape(store_hash)}/'
+            f'install/{escape(app.client_id)}">Install</a></li>'
+            for app in self.apps.values()
+        )
+        return HTMLResponse(
+            "<!doctype html><html><head><meta charset=utf-8><title>Apps (BigCommerce "
+            "sandbox)</title></head><body><h1>My Draft Apps</h1>"
+            f"<p>Store <code>{escape(store_hash)}</code></p><ul>{rows}</ul></body></html>"
+        )
+
+    async def install_click(self, request: Request) -> Response:
+        store_hash = request.path_params["store_hash"]
+        app = self.apps.get(request.path_params["client_id"])
+        if app is None or store_hash not in self.bigcommerce.stores:
+            return HTMLResponse("no such app or store", 404)
+        from urllib.parse import urlencode
+
+        params = self.begin_install(store_hash, app.client_id, self.ALL_SCOPES)
+        return RedirectResponse(f"{app.auth_callback}?{urlencode(params)}", status_code=302)
+
     def routes(self) -> list[Route]:
         return [
+            Route("/manage/apps/{store_hash}", self.apps_page),
+            Route("/manage/apps/{store_hash}/install/{client_id}", self.install_click),
             Route("/oauth2/token", self.token, methods=["POST"]),
             Route("/stores/{store_hash}/v3/channels", self.channels),
             Route("/stores/{store_hash}/v3/channels/{channel_id:int}/site", self.site),

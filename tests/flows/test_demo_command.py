@@ -200,6 +200,13 @@ def test_demo_without_secret_key_walks_a_login_from_storefront_to_signed_in(demo
         headers={"Authorization": f"Bearer {token}"},
     )
     assert stores.status_code == 200 and stores.json()["items"][0]["slug"] == "demo"
+    # The install a person can click through: the sandbox's Apps page, Install, the adapter.
+    with httpx.Client(follow_redirects=True, timeout=10) as person:
+        apps = person.get(f"http://127.0.0.1:{demo.shop_port}/manage/apps/demostore")
+        [install] = re.findall(r'href="([^"]+/install/[^"]+)"', apps.text)
+        installed = person.get(f"http://127.0.0.1:{demo.shop_port}{unescape(install)}")
+    assert installed.status_code == 200 and "sso-adapter is installed" in installed.text
+    assert "store-demostore" in installed.text
     assert demo.stop() == 0  # Ctrl+C, as the banner tells a person, ends it cleanly
 
 
