@@ -51,27 +51,36 @@ class CustomerAccessToken:
     expires_at: str | None
 
 
-async def login_with_customer_login_jwt(
-    http: httpx.AsyncClient, *, graphql_url: str, storefront_token: str, jwt: str
-) -> CustomerAccessToken:
+async def _post(
+    http: httpx.AsyncClient,
+    graphql_url: str,
+    storefront_token: str,
+    body: dict[str, Any],
+    *,
+    what: str,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, Any]]:
+    """One GraphQL request, answered as (status, JSON document). A refused storefront token
+    and an answer that is not a JSON object are errors here."""
     # Capped: graphql_url is configured by an administrator, and its answer is small.
     response = await read_capped(
         http,
         "POST",
         graphql_url,
-        what="storefront GraphQL",
+        what=what,
         max_bytes=MAX_RESPONSE_BYTES,
         unreachable_code="bigcommerce_unavailable",
         too_large_code="graphql_error",
-        json={"query": LOGIN_MUTATION, "variables": {"jwt": jwt}},
+        json=body,
         headers={
             "Authorization": f"Bearer {storefront_token}",
             "Accept": "application/json",
+            **(headers or {}),
         },
     )
     if response.status_code in (401, 403):
         raise UpstreamFailed(
-            f"storefront GraphQL refused the storefront token: HTTP {response.status_code}",
+            f"{what} refused the storefront token: HTTP {response.status_code}",
             code="storefront_token_refused",
         )
     try:
@@ -79,9 +88,20 @@ async def login_with_customer_login_jwt(
     except ValueError:
         document = None
     if not isinstance(document, dict):
-        raise UpstreamFailed(
-            f"storefront GraphQL: HTTP {response.status_code}, not JSON", code="graphql_error"
-        )
+        raise UpstreamFailed(f"{what}: HTTP {response.status_code}, not JSON", code="graphql_error")
+    return response.status_code, document
+
+
+async def login_with_customer_login_jwt(
+    http: httpx.AsyncClient, *, graphql_url: str, storefront_token: str, jwt: str
+) -> CustomerAccessToken:
+    _, document = await _post(
+        http,
+        graphql_url,
+        storefront_token,
+        {"query": LOGIN_MUTATION, "variables": {"jwt": jwt}},
+        what="storefront GraphQL",
+    )
     errors = document.get("errors")
     if errors:
         first = errors[0] if isinstance(errors, list) and errors else {}
@@ -110,34 +130,14 @@ async def end_customer_session(
     """Invalidate a customer access token (GraphQL `logout` with the token in
     X-Bc-Customer-Access-Token). True when it was ended, False when BigCommerce no longer
     knew it (expired or ended before): either way it signs nobody in any more."""
-    response = await read_capped(
+    status, document = await _post(
         http,
-        "POST",
         graphql_url,
+        storefront_token,
+        {"query": LOGOUT_MUTATION},
         what="storefront GraphQL logout",
-        max_bytes=MAX_RESPONSE_BYTES,
-        unreachable_code="bigcommerce_unavailable",
-        too_large_code="graphql_error",
-        json={"query": LOGOUT_MUTATION},
-        headers={
-            "Authorization": f"Bearer {storefront_token}",
-            "X-Bc-Customer-Access-Token": customer_access_token,
-            "Accept": "application/json",
-        },
+        headers={"X-Bc-Customer-Access-Token": customer_access_token},
     )
-    if response.status_code in (401, 403):
-        raise UpstreamFailed(
-            f"storefront GraphQL refused the storefront token: HTTP {response.status_code}",
-            code="storefront_token_refused",
-        )
-    try:
-        document: Any = json.loads(response.content)
-    except ValueError:
-        document = None
-    if response.status_code != 200 or not isinstance(document, dict):
-        raise UpstreamFailed(
-            f"storefront GraphQL logout: HTTP {response.status_code}", code="graphql_error"
-        )
     errors = document.get("errors")
     if errors:
         text = json.dumps(errors)[:300]
@@ -147,5 +147,7 @@ async def end_customer_session(
         ):
             return False
         raise UpstreamFailed(f"storefront GraphQL logout error: {text}", code="graphql_error")
+    if status != 200:
+        raise UpstreamFailed(f"storefront GraphQL logout: HTTP {status}", code="graphql_error")
     result = ((document.get("data") or {}).get("logout") or {}).get("result")
     return isinstance(result, str)
