@@ -103,6 +103,16 @@ def test_an_operator_adds_connections_tests_a_login_finds_an_event_and_unlinks(
     page.wait_for_url(f"{world.url}/console/stores/acme#connection-corp-saml")
     assert "/sso/acme/corp-saml/saml/acs" in page.content()
 
+    # Edit: one field changed, the stored client secret kept.
+    page.click("text=Edit partners")
+    assert page.input_value("#issuer") == world.op.issuer
+    page.uncheck("input[name=create_customers]")
+    page.click("button:has-text('Save and check')")
+    page.wait_for_url(f"{world.url}/console/stores/acme#connection-partners")
+    edited = world.admin().get("/stores/acme/connections/partners").json()
+    assert edited["create_customers"] is False and edited["has_client_secret"] is True
+    assert edited["client_id"] == "partners-client"
+
     # A dry-run login.
     page.click("#connection-okta button:has-text('Dry run')")
     assert "Dry run of okta" in page.content()

@@ -325,6 +325,56 @@ def create_console_app(runtime: Runtime) -> Starlette:
             return again(failed.public_message if failed.status >= 500 else failed.detail)
         return RedirectResponse(f"/console/stores/{store_slug}#connection-{slug}", status_code=303)
 
+    async def edit_form(request: Request) -> Response:
+        found = await signed_in(request)
+        if found is None:
+            return RedirectResponse("/console/login", status_code=303)
+        session, principal = found
+        if "stores:write" not in principal.scopes:
+            raise Refused(403, "Your token lacks the scope stores:write.")
+        store_slug, slug = request.path_params["store"], request.path_params["connection"]
+        current = await admin.get_connection(store_slug, slug)
+        return page(
+            request,
+            "connection_form.html",
+            store=await admin.get_store(store_slug),
+            protocol=current.protocol,
+            form=_form_of(current),
+            editing=slug,
+            principal=principal,
+            csrf=session.csrf,
+        )
+
+    async def edit_connection(request: Request) -> Response:
+        principal, form = await checked_post(request, "stores:write")
+        store_slug, slug = request.path_params["store"], request.path_params["connection"]
+        found = await signed_in(request)
+        assert found is not None
+        current = await admin.get_connection(store_slug, slug)
+        try:
+            # The round trip: what GET answers, the form's fields changed, the secret kept
+            # unless given again.
+            body = _connection_body(current.protocol, form, base=current.model_dump(mode="json"))
+            await admin.put_connection(store_slug, slug, body, principal.name)
+        except (ValidationError, ValueError, AdapterError) as exc:
+            if isinstance(exc, AdapterError):
+                message = exc.detail if exc.status < 500 else exc.public_message
+            else:
+                message = str(exc).splitlines()[0]
+            return page(
+                request,
+                "connection_form.html",
+                422,
+                store=await admin.get_store(store_slug),
+                protocol=current.protocol,
+                form=form,
+                editing=slug,
+                error=message,
+                principal=principal,
+                csrf=found[0].csrf,
+            )
+        return RedirectResponse(f"/console/stores/{store_slug}#connection-{slug}", status_code=303)
+
     async def delete_connection(request: Request) -> Response:
         principal, _ = await checked_post(request, "stores:write")
         store_slug, slug = request.path_params["store"], request.path_params["connection"]
@@ -374,6 +424,12 @@ def create_console_app(runtime: Runtime) -> Starlette:
         Route("/stores/{store}", handled(store)),
         Route("/stores/{store}/connections/new", handled(connection_form)),
         Route("/stores/{store}/connections/new", handled(create_connection), methods=["POST"]),
+        Route("/stores/{store}/connections/{connection}/edit", handled(edit_form)),
+        Route(
+            "/stores/{store}/connections/{connection}/edit",
+            handled(edit_connection),
+            methods=["POST"],
+        ),
         Route(
             "/stores/{store}/connections/{connection}/delete",
             handled(delete_connection),
@@ -399,14 +455,31 @@ def create_console_app(runtime: Runtime) -> Starlette:
     return Starlette(routes=routes)
 
 
+FORM_FIELDS = ("issuer", "client_id", "idp_metadata_url", "idp_metadata_xml", "subject_attribute")
+ANSWERED = ("slug", "created_at", "updated_at", "has_client_secret")
+
+
+def _form_of(current: Any) -> dict[str, str]:
+    """A connection as the form shows it (never its secret)."""
+    data = current.model_dump(mode="json")
+    form = {k: str(data[k]) for k in FORM_FIELDS if data.get(k) is not None}
+    form["channel_ids"] = ", ".join(str(c) for c in data["channel_ids"])
+    for flag in ("create_customers", "link_by_email", "email_verified"):
+        form[flag] = "on" if data.get(flag) else "off"
+    return form
+
+
 def _connection_body(
-    protocol: str, form: dict[str, str]
+    protocol: str, form: dict[str, str], base: dict[str, Any] | None = None
 ) -> OidcConnectionBody | SamlConnectionBody:
-    """The admin API's body from the console's form (the same validation follows)."""
+    """The admin API's body from the console's form (the same validation follows); `base`:
+    the connection as GET answers it, for the fields the form does not show."""
     raw_channels = [c.strip() for c in form.get("channel_ids", "").split(",") if c.strip()]
     if not raw_channels or not all(c.isdigit() for c in raw_channels):
         raise ValueError("channel_ids: give channel ids separated by commas")
+    kept = {k: v for k, v in (base or {}).items() if k not in ANSWERED}
     common: dict[str, Any] = {
+        **kept,
         "protocol": protocol,
         "channel_ids": [int(c) for c in raw_channels],
         "create_customers": form.get("create_customers") == "on",
