@@ -9,7 +9,9 @@ the admin API and `apply` like any other.
 
 from __future__ import annotations
 
+import json
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -27,15 +29,20 @@ from adapter.bigcommerce.app_install import (
 from adapter.bigcommerce.transport import BigCommerceTransport
 from adapter.core.app_payload import SignedPayload, verify_signed_payload
 from adapter.core.records import ChannelRecord, StoreRecord
+from adapter.core.secretbox import SecretBoxError
 from adapter.db.audit import AuditLog, AuditRecord
 from adapter.db.config import store_context
+from adapter.db.ledger import Ledger
 from adapter.db.models import AppUser, Connection, Store
-from adapter.errors import BadRequest, NotAdmitted, NotFound
+from adapter.errors import BadRequest, NotAdmitted, NotFound, NotVerified
 from adapter.schemas import ChannelBody, StoreB2bBody, StoreBody
 from adapter.services.configuration import Configuration
 from adapter.services.runtime import Runtime
 
 CONTEXT = re.compile(r"^stores/([a-z0-9]{1,64})$")
+TICKET_SECONDS = 120
+TICKET_CONTEXT = "console-ticket"
+TICKET_NAMESPACE = "console-ticket"
 
 
 def store_slug_for(store_hash: str) -> str:
@@ -52,6 +59,8 @@ class AppView:
     channels: list[tuple[int, str]]  # id, storefront URL
     connections: list[tuple[str, str]]  # slug, protocol
     reinstalled: bool = False
+    # Opens the console for this control-panel user in a tab of its own (one use, 2 minutes).
+    console_ticket: str | None = None
 
 
 class AppInstall:
@@ -146,7 +155,12 @@ class AppInstall:
                 )
             )
         self._rt.connections.clear()
-        return await self._view(slug, grant.user_email, reinstalled=reinstalled)
+        return await self._view(
+            slug,
+            grant.user_email,
+            reinstalled=reinstalled,
+            ticket=self._ticket(grant.store_hash, grant.user_id),
+        )
 
     def _store_body(
         self,
@@ -238,7 +252,9 @@ class AppInstall:
                 session, row.id, payload.user_id, payload.user_email, owner=payload.by_owner
             )
             user.last_load_at = self._now()
-        return await self._view(slug, payload.user_email)
+        return await self._view(
+            slug, payload.user_email, ticket=self._ticket(payload.store_hash, payload.user_id)
+        )
 
     async def uninstall(self, signed_payload_jwt: str | None) -> None:
         payload = self._verify(signed_payload_jwt)
@@ -289,7 +305,66 @@ class AppInstall:
                 )
             )
 
-    async def _view(self, slug: str, email: str | None, *, reinstalled: bool = False) -> AppView:
+    # -- the console for control-panel users --------------------------------------------------
+
+    def _ticket(self, store_hash: str, user_id: int) -> str:
+        """A one-time ticket, sealed by the master key, that opens a console session for this
+        control-panel user on this store: the control panel's iframe may hold no cookie of
+        ours, so the console opens in a tab of its own and takes the ticket there."""
+        return self._rt.box.seal(
+            json.dumps(
+                {
+                    "h": store_hash,
+                    "u": user_id,
+                    "e": self._rt.clock.now() + TICKET_SECONDS,
+                    "n": secrets.token_urlsafe(16),
+                }
+            ),
+            context=TICKET_CONTEXT,
+        )
+
+    async def redeem_ticket(self, ticket: str | None) -> tuple[str, int]:
+        """The store hash and control-panel user a ticket names, once; refused when forged,
+        expired, used, or when the user or the install is gone."""
+        refused = NotVerified("console ticket invalid", code="console_ticket_invalid")
+        try:
+            data = json.loads(self._rt.box.open(ticket or "", context=TICKET_CONTEXT))
+            store_hash, user_id, expires = str(data["h"]), int(data["u"]), float(data["e"])
+            nonce = str(data["n"])
+        except (SecretBoxError, ValueError, KeyError, TypeError):
+            raise refused from None
+        if expires <= self._rt.clock.now():
+            raise refused
+        async with self._rt.sessions.begin() as session:
+            claimed = await Ledger(session, self._rt.box, self._rt.clock).claim(
+                TICKET_NAMESPACE, nonce, ttl_seconds=TICKET_SECONDS
+            )
+        if claimed is None or not await self.control_panel_user(store_hash, user_id):
+            raise refused
+        return store_hash, user_id
+
+    async def control_panel_user(self, store_hash: str, user_id: int) -> bool:
+        """Whether the user may still use the console for the store (installed, not removed)."""
+        async with self._rt.sessions() as session:
+            found = await session.scalar(
+                select(AppUser.id)
+                .join(Store, Store.id == AppUser.store_id)
+                .where(
+                    Store.slug == store_slug_for(store_hash),
+                    Store.app_uninstalled_at.is_(None),
+                    AppUser.user_id == user_id,
+                )
+            )
+            return found is not None
+
+    async def _view(
+        self,
+        slug: str,
+        email: str | None,
+        *,
+        reinstalled: bool = False,
+        ticket: str | None = None,
+    ) -> AppView:
         async with self._rt.sessions() as session:
             row = await self._config(session).store_row(slug)
             assert row is not None
@@ -307,6 +382,7 @@ class AppInstall:
                 channels=[(c.channel_id, c.storefront_url) for c in row.channels],
                 connections=[(c.slug, c.protocol) for c in connections],
                 reinstalled=reinstalled,
+                console_ticket=ticket,
             )
 
     async def users(self, store_hash: str) -> list[AppUser]:

@@ -5,6 +5,7 @@ BigCommerce's control panel only."""
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -52,9 +53,9 @@ code{{background:#f3f3f3;padding:.1rem .3rem}}</style></head><body>
 <h2>Storefront channels</h2><ul>{channels}</ul>
 <h2>Sign-in connections</h2><ul>{connections}</ul>
 <p>Add and change connections in the
-<a href="/console/stores/{escape(view.store_slug)}" target="_blank" rel="noopener">console</a>
-(it opens in a tab of its own: signed in with an admin token, outside the control panel's
-frame), with the admin API or with <code>sso-adapter apply</code>.</p>
+<a href="/console/from-control-panel?ticket={escape(quote(view.console_ticket or ""))}"
+target="_blank" rel="noopener">console</a> (it opens in a tab of its own, signed in as you for
+this store), with the admin API or with <code>sso-adapter apply</code>.</p>
 </body></html>"""
     return HTMLResponse(body, headers={"Content-Security-Policy": CSP, "Cache-Control": "no-store"})
 

@@ -5,7 +5,9 @@ remove_user."""
 
 from __future__ import annotations
 
+import re
 import time
+from html import unescape
 from typing import Any
 
 import httpx
@@ -206,3 +208,25 @@ def test_remove_user_takes_that_users_access_away(world: World, app: RegisteredA
 def test_without_an_app_configured_the_callbacks_are_404(world: World) -> None:
     assert httpx.get(f"{world.url}/bigcommerce/auth", params={"code": "x"}).status_code == 404
     assert callback(world, "load", "a.b.c").status_code == 404
+
+
+def test_the_app_page_opens_the_console_for_that_user_and_that_store_only(
+    world: World, app: RegisteredApp
+) -> None:
+    install(world, app)
+    page = callback(world, "load", signed(world, app))
+    [link] = re.findall(r'href="(/console/from-control-panel\?ticket=[^"]+)"', page.text)
+    console = httpx.Client(base_url=world.url, timeout=30)
+    opened = console.get(unescape(link))
+    assert opened.status_code == 303
+    assert opened.headers["location"] == f"/console/stores/{SLUG}"
+    store_page = console.get(f"/console/stores/{SLUG}")
+    assert store_page.status_code == 200 and "bigcommerce:1001" in store_page.text
+    # One use only.
+    assert httpx.get(f"{world.url}{unescape(link)}").status_code == 401
+    # That store alone.
+    assert console.get("/console/stores/acme").status_code == 403
+    assert "acme</a>" not in console.get("/console/").text
+    # A user BigCommerce removes loses the console at their next click.
+    assert callback(world, "remove_user", signed(world, app)).status_code == 200
+    assert console.get(f"/console/stores/{SLUG}").status_code == 303

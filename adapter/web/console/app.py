@@ -25,7 +25,8 @@ from adapter.errors import AdapterError
 from adapter.logging import get_logger
 from adapter.schemas import OidcConnectionBody, SamlConnectionBody, TestLoginRequest
 from adapter.services.admin import AdminService
-from adapter.services.admin_tokens import Principal, principal_for
+from adapter.services.admin_tokens import SCOPES, Principal, principal_for
+from adapter.services.app_install import AppInstall, store_slug_for
 from adapter.services.runtime import Runtime
 from adapter.web.bodies import ADMIN_BODY_LIMIT, read_form
 from adapter.web.console.session import SESSION_SECONDS, ConsoleSession
@@ -90,6 +91,7 @@ class Refused(Exception):
 
 def create_console_app(runtime: Runtime) -> Starlette:
     admin = AdminService(runtime)
+    app_install = AppInstall(runtime)
     public_origin = "{0.scheme}://{0.netloc}".format(urlsplit(runtime.settings.public_url))
 
     def page(request: Request, name: str, status: int = 200, **context: Any) -> Response:
@@ -111,8 +113,18 @@ def create_console_app(runtime: Runtime) -> Starlette:
         )
         if session is None:
             return None
+        if session.store_hash is not None and session.user_id is not None:
+            # A control-panel user: as long as BigCommerce keeps them and the install.
+            if not await app_install.control_panel_user(session.store_hash, session.user_id):
+                return None
+            return session, Principal(f"bigcommerce:{session.user_id}", frozenset(SCOPES))
         principal = await principal_for(runtime, session.token)  # revoked: signed out
         return None if principal is None else (session, principal)
+
+    def allowed(session: ConsoleSession, store_slug: str | None) -> None:
+        """A control-panel user's session is for their store alone."""
+        if session.store_hash is not None and store_slug != store_slug_for(session.store_hash):
+            raise Refused(403, "This console session is for another store.")
 
     async def checked_post(request: Request, scope: str) -> tuple[Principal, dict[str, str]]:
         """A state-changing request: signed in, from our own origin, with the session's CSRF
@@ -121,6 +133,7 @@ def create_console_app(runtime: Runtime) -> Starlette:
         if found is None:
             raise Refused(401, "Please sign in again.")
         session, principal = found
+        allowed(session, request.path_params.get("store", store_slug_for(session.store_hash or "")))
         origin = request.headers.get("origin")
         if origin is not None and origin != public_origin:
             raise Refused(403, "This request came from another site and was refused.")
@@ -180,6 +193,26 @@ def create_console_app(runtime: Runtime) -> Starlette:
         log.info("console_signed_in", token=principal.name)
         return answer
 
+    async def from_control_panel(request: Request) -> Response:
+        """The app's page in the control panel links here (in a tab of its own) with a
+        one-time ticket: the console session of that control-panel user, for their store."""
+        store_hash, user_id = await app_install.redeem_ticket(request.query_params.get("ticket"))
+        session = ConsoleSession.new(
+            "", runtime.clock.now(), store_hash=store_hash, user_id=user_id
+        )
+        answer = RedirectResponse(f"/console/stores/{store_slug_for(store_hash)}", status_code=303)
+        answer.set_cookie(
+            cookie_name(runtime),
+            session.seal(runtime.box),
+            max_age=SESSION_SECONDS,
+            path="/",
+            secure=runtime.settings.public_url_is_https,
+            httponly=True,
+            samesite="lax",  # arrives from the control panel's page: a cross-site navigation
+        )
+        log.info("console_signed_in", user=f"bigcommerce:{user_id}", store_hash=store_hash)
+        return answer
+
     async def logout(request: Request) -> Response:
         found = await signed_in(request)
         answer = RedirectResponse("/console/login", status_code=303)
@@ -197,10 +230,13 @@ def create_console_app(runtime: Runtime) -> Starlette:
         session, principal = found
         if "stores:read" not in principal.scopes:
             raise Refused(403, "Your token lacks the scope stores:read.")
+        every = await admin.list_stores()
+        if session.store_hash is not None:
+            every = [s for s in every if s.slug == store_slug_for(session.store_hash)]
         return page(
             request,
             "stores.html",
-            stores=await admin.list_stores(),
+            stores=every,
             principal=principal,
             csrf=session.csrf,
         )
@@ -214,6 +250,7 @@ def create_console_app(runtime: Runtime) -> Starlette:
         if "stores:read" not in scopes:
             raise Refused(403, "Your token lacks the scope stores:read.")
         slug = request.path_params["store"]
+        allowed(session, slug)
         query = request.query_params
         reference = (query.get("reference") or "").strip() or None
         email = (query.get("email") or "").strip() or None
@@ -279,6 +316,7 @@ def create_console_app(runtime: Runtime) -> Starlette:
         if "stores:write" not in principal.scopes:
             raise Refused(403, "Your token lacks the scope stores:write.")
         protocol = "saml" if request.query_params.get("protocol") == "saml" else "oidc"
+        allowed(session, request.path_params["store"])
         return page(
             request,
             "connection_form.html",
@@ -333,6 +371,7 @@ def create_console_app(runtime: Runtime) -> Starlette:
         if "stores:write" not in principal.scopes:
             raise Refused(403, "Your token lacks the scope stores:write.")
         store_slug, slug = request.path_params["store"], request.path_params["connection"]
+        allowed(session, store_slug)
         current = await admin.get_connection(store_slug, slug)
         return page(
             request,
@@ -418,6 +457,7 @@ def create_console_app(runtime: Runtime) -> Starlette:
     routes = [
         Route("/style.css", style),
         Route("/login", handled(login_form)),
+        Route("/from-control-panel", handled(from_control_panel)),
         Route("/login", handled(login), methods=["POST"]),
         Route("/logout", handled(logout), methods=["POST"]),
         Route("/", handled(stores)),

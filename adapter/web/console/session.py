@@ -21,18 +21,40 @@ CONTEXT = "console-session"
 
 @dataclass(frozen=True)
 class ConsoleSession:
+    """An admin token's session, or (with `store_hash` and `user_id`, no token) a BigCommerce
+    control-panel user's, for that one store."""
+
     token: str
     csrf: str
     expires_at: float
+    store_hash: str | None = None
+    user_id: int | None = None
 
     def seal(self, box: SecretBox) -> str:
         return box.seal(
-            json.dumps({"t": self.token, "c": self.csrf, "e": self.expires_at}), context=CONTEXT
+            json.dumps(
+                {
+                    "t": self.token,
+                    "c": self.csrf,
+                    "e": self.expires_at,
+                    "h": self.store_hash,
+                    "u": self.user_id,
+                }
+            ),
+            context=CONTEXT,
         )
 
     @classmethod
-    def new(cls, token: str, now: float) -> ConsoleSession:
-        return cls(token=token, csrf=secrets.token_urlsafe(24), expires_at=now + SESSION_SECONDS)
+    def new(
+        cls, token: str, now: float, *, store_hash: str | None = None, user_id: int | None = None
+    ) -> ConsoleSession:
+        return cls(
+            token=token,
+            csrf=secrets.token_urlsafe(24),
+            expires_at=now + SESSION_SECONDS,
+            store_hash=store_hash,
+            user_id=user_id,
+        )
 
     @classmethod
     def open(cls, box: SecretBox, sealed: str | None, now: float) -> ConsoleSession | None:
@@ -42,7 +64,13 @@ class ConsoleSession:
             data = json.loads(box.open(sealed, context=CONTEXT))
         except (SecretBoxError, ValueError):
             return None
-        session = cls(token=str(data["t"]), csrf=str(data["c"]), expires_at=float(data["e"]))
+        session = cls(
+            token=str(data["t"]),
+            csrf=str(data["c"]),
+            expires_at=float(data["e"]),
+            store_hash=data.get("h"),
+            user_id=data.get("u"),
+        )
         return session if session.expires_at > now else None
 
     def csrf_matches(self, given: str | None) -> bool:
