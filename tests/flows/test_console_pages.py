@@ -32,6 +32,32 @@ def test_a_store_page_summarises_b2b_and_scim(world: World) -> None:
     assert "/scim/v2/acme/okta" in page
 
 
+def test_b2b_settings_are_changed_through_the_round_trip(world: World) -> None:
+    console = signed_in(world)
+    page = console.get("/stores/acme").text
+    csrf = page.split('name="csrf" value="')[1].split('"')[0]
+    saved = console.post(
+        "/stores/acme/b2b",
+        data={
+            "csrf": csrf,
+            "b2b_enabled": "on",
+            "b2b_api_base_url": f"{world.shop.base_url}/b2b",
+            "b2b_api_token": "b2b-token-of-acme",
+        },
+    )
+    assert saved.status_code == 303, saved.text
+    store = world.admin().get("/stores/acme").json()
+    assert store["b2b"] == {
+        "enabled": True,
+        "api_base_url": f"{world.shop.base_url}/b2b",
+        "has_own_api_token": True,
+    }
+    [event] = [e for e in world.events("store.updated") if e["actor"] == "bootstrap"]
+    assert event["details"]["secrets_replaced"] == ["b2b.api_token"]
+    # The store's own secrets survived: logins still work.
+    assert world.login().landed
+
+
 def test_without_a_session_the_console_asks_to_sign_in(world: World) -> None:
     anonymous = httpx.Client(base_url=f"{world.url}/console", timeout=30)
     assert anonymous.get("/stores/acme").headers["location"] == "/console/login"

@@ -23,7 +23,12 @@ from starlette.templating import Jinja2Templates
 
 from adapter.errors import AdapterError
 from adapter.logging import get_logger
-from adapter.schemas import OidcConnectionBody, SamlConnectionBody, TestLoginRequest
+from adapter.schemas import (
+    OidcConnectionBody,
+    SamlConnectionBody,
+    StoreBody,
+    TestLoginRequest,
+)
 from adapter.services.admin import AdminService
 from adapter.services.admin_tokens import SCOPES, Principal, principal_for
 from adapter.services.app_install import AppInstall, store_slug_for
@@ -447,6 +452,27 @@ def create_console_app(runtime: Runtime) -> Starlette:
         )
         return RedirectResponse(f"/console/stores/{store_slug}#connection-{slug}", status_code=303)
 
+    async def b2b_settings(request: Request) -> Response:
+        """The store's B2B Edition section, through the admin API's round trip: the store as
+        GET answers it, its `b2b` changed, every secret kept unless given."""
+        principal, form = await checked_post(request, "stores:write")
+        store_slug = request.path_params["store"]
+        current = (await admin.get_store(store_slug)).model_dump(mode="json")
+        b2b: dict[str, Any] | None = None
+        if form.get("b2b_enabled") == "on":
+            b2b = {"enabled": True, "api_base_url": form.get("b2b_api_base_url", "").strip()}
+            if form.get("b2b_api_token"):
+                b2b["api_token"] = form["b2b_api_token"]
+        try:
+            body = StoreBody.model_validate({**current, "b2b": b2b})
+            await admin.put_store(store_slug, body, principal.name)
+        except ValidationError as exc:
+            return await store_page(request, status=422, error=str(exc).splitlines()[0])
+        except AdapterError as failed:
+            message = failed.detail if failed.status < 500 else failed.public_message
+            return await store_page(request, status=422, error=message)
+        return RedirectResponse(f"/console/stores/{store_slug}#b2b", status_code=303)
+
     async def unlink(request: Request) -> Response:
         principal, _ = await checked_post(request, "links:write")
         store_slug = request.path_params["store"]
@@ -490,6 +516,7 @@ def create_console_app(runtime: Runtime) -> Starlette:
             handled(revoke_scim_token),
             methods=["POST"],
         ),
+        Route("/stores/{store}/b2b", handled(b2b_settings), methods=["POST"]),
         Route("/stores/{store}/links/{link:int}/unlink", handled(unlink), methods=["POST"]),
     ]
     return Starlette(routes=routes)
