@@ -105,6 +105,32 @@ class Provisioning:
             for event in events:
                 log_.record(event)
 
+    async def _record_refusal(
+        self,
+        store: StoreRecord,
+        connection: ConnectionRecord,
+        actor: str,
+        kind: str,
+        person: Person,
+        refused: NotAdmitted,
+        customer_id: int | None = None,
+    ) -> None:
+        """A rule that refused a provisioning step: an event, not an error (the login that
+        follows meets the same rule and says so to the person)."""
+        await self._record(
+            self._audit(
+                store,
+                connection,
+                actor,
+                kind,
+                subject=person.subject,
+                customer_id=customer_id,
+                outcome="refused",
+                reason=refused.code,
+                details={"detail": refused.detail},
+            )
+        )
+
     # -- provisioning ------------------------------------------------------------------------
 
     async def provision(
@@ -118,17 +144,8 @@ class Provisioning:
         try:
             resolution = await self._resolver.resolve(store, connection, identity, channel_id)
         except NotAdmitted as refused:
-            await self._record(
-                self._audit(
-                    store,
-                    connection,
-                    actor,
-                    "scim.user.provisioned",
-                    subject=person.subject,
-                    outcome="refused",
-                    reason=refused.code,
-                    details={"detail": refused.detail},
-                )
+            await self._record_refusal(
+                store, connection, actor, "scim.user.provisioned", person, refused
             )
             return None
         if resolution.how != "link":
@@ -168,17 +185,8 @@ class Provisioning:
         try:
             return await self._b2b.plan(store, connection, identity)
         except NotAdmitted as refused:
-            await self._record(
-                self._audit(
-                    store,
-                    connection,
-                    actor,
-                    "scim.b2b_skipped",
-                    subject=person.subject,
-                    outcome="refused",
-                    reason=refused.code,
-                    details={"detail": refused.detail},
-                )
+            await self._record_refusal(
+                store, connection, actor, "scim.b2b_skipped", person, refused
             )
             return None
 
@@ -216,18 +224,8 @@ class Provisioning:
                 write_role=True,
             )
         except NotAdmitted as refused:
-            await self._record(
-                self._audit(
-                    store,
-                    connection,
-                    actor,
-                    "scim.b2b_skipped",
-                    subject=person.subject,
-                    customer_id=customer_id,
-                    outcome="refused",
-                    reason=refused.code,
-                    details={"detail": refused.detail},
-                )
+            await self._record_refusal(
+                store, connection, actor, "scim.b2b_skipped", person, refused, customer_id
             )
 
     # -- deprovisioning ----------------------------------------------------------------------
